@@ -13,7 +13,7 @@
  * `acTL` chunk), JPEG (ITU-T T.81 annex B, frame header of the SOFn markers) and WebP (RFC 9649:
  * the `VP8 `, `VP8L` and `VP8X` chunks).
  */
-import { IMAGE_FORMATS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.ts'
+import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.ts'
 import type { ImageFormat } from './limits.ts'
 
 /** The accepted formats as callers read them in error messages. */
@@ -150,7 +150,7 @@ export function readImageHeader(bytes: Uint8Array): ImageInspection {
   if (typeof parsed === 'string') {
     return unsupported(
       `The ${formatLabel(sniffed.format)} header is invalid: ${parsed}. ` +
-        'The file may be truncated or damaged; re-save or re-export it and try again.'
+        'The file may be truncated or damaged. Re-save or re-export it and try again.'
     )
   }
   return { ok: true, header: { format: sniffed.format, ...parsed } }
