@@ -208,7 +208,7 @@ describe('readImageHeader', () => {
         slug: 'unsupported-image',
         detail:
           'The PNG header is invalid: the file ends inside the IHDR chunk. The file may be ' +
-          'truncated or damaged; re-save or re-export it and try again.',
+          'truncated or damaged. Re-save or re-export it and try again.',
       },
     })
   })
