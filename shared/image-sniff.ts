@@ -12,6 +12,9 @@
  * Header layouts follow the format specifications: PNG (W3C PNG 3rd edition, IHDR and the APNG
  * `acTL` chunk), JPEG (ITU-T T.81 annex B, frame header of the SOFn markers) and WebP (RFC 9649:
  * the `VP8 `, `VP8L` and `VP8X` chunks).
+ *
+ * Map: types and limits, the exported checks (`sniffImage`, `inspectImage`, `readImageHeader`,
+ * `checkImageBytes`, `checkImageDimensions`), one header parser per format, then byte readers.
  */
 import { MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './limits.ts'
 import type { ImageFormat } from './limits.ts'
