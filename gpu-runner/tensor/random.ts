@@ -13,13 +13,14 @@
  * 3. Normals: Box–Muller in float64, `r = sqrt(-2 ln(1 - u1))`, `θ = 2π u2`, giving `r cos θ`
  *    then `r sin θ`, each rounded to float32.
  *
- * Each `sampleNormal(count)` call starts on a fresh block and uses `ceil(count / 2)` blocks; an
- * odd count drops the block's second normal. So the stream position after a sequence of calls
- * depends only on their counts.
+ * Each `sampleNormal(count)` call starts on a fresh block and uses `ceil(count / 2)` blocks.
+ * An odd count drops the last block's second normal, so the stream position after a sequence
+ * of calls depends only on their counts.
  *
- * NOTE: `Math.log`, `Math.cos` and `Math.sin` come from V8's own fdlibm port, not the system
- * libm, so Node gives the same bits on every OS. Another JavaScript engine could differ in the
- * last bit of a float64, which changes the float32 result only in rare ties.
+ * NOTE: V8 compiles in its own `Math.log`, `Math.cos` and `Math.sin` (`src/base/ieee754.cc`,
+ * an fdlibm port, with a bundled glibc sin and cos when built with V8_USE_LIBM_TRIG_FUNCTIONS)
+ * instead of calling the system libm. So one Node release gives the same bits on every OS, but
+ * another release or engine may differ in a float64's last bit, which rarely changes a float32.
  */
 import { getRandomValues } from 'node:crypto'
 
@@ -46,7 +47,7 @@ export type PhiloxCounter = readonly [number, number, number, number]
 /** Two 32-bit words, the Philox4x32 key. */
 export type PhiloxKey = readonly [number, number]
 
-/** Source of seeded standard normal samples; each call continues the stream. */
+/** Source of seeded standard normal samples, where each call continues the stream. */
 export interface NoiseGenerator {
   readonly seed: number
   /** Draws `count` samples from N(0, 1) as float32. */
@@ -113,12 +114,18 @@ export function resolveSeed(seed?: number): number {
   return seed ?? pickSeed()
 }
 
-/** Maps two 32-bit words to a float64 in [0, 1) with 53 random bits (27 from `hi`, 26 from `lo`). */
+/**
+ * Maps two 32-bit words to a float64 in [0, 1) with 53 random bits.
+ * The top 27 bits come from `hi` and the top 26 from `lo`.
+ */
 function toUnitInterval(hi: number, lo: number): number {
   return ((hi >>> 5) * TWO_POW_26 + (lo >>> 6)) / TWO_POW_53
 }
 
-/** Runs the ten Philox4x32 rounds, bumping the key between rounds, and writes the block to `out`. */
+/**
+ * Runs the ten Philox4x32 rounds, bumping the key between rounds, and writes the result to
+ * `out`.
+ */
 function philoxInto(
   out: Uint32Array,
   c0: number,

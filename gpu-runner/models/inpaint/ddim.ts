@@ -35,7 +35,7 @@ export interface DdimOptions {
  * 'trailing': `round(arange(T, 0, −T / steps)) − 1`.
  *
  * NOTE: for 'trailing' numpy's float `arange` yields steps + 1 values for some counts (62 of
- * 1..1000, for example 61); the extra value would be timestep −1, so only the first `steps`
+ * 1..1000, for example 61). The extra value would be timestep −1, so only the first `steps`
  * are kept.
  *
  * @throws RangeError when the steps or config are invalid
@@ -54,7 +54,9 @@ export function computeDdimTimesteps(config: SchedulerConfig, steps: number): nu
       break
     }
     case 'linspace':
-      timesteps = linspace(0, trainSteps - 1, steps).map(roundHalfEven).reverse()
+      timesteps = linspace(0, trainSteps - 1, steps)
+        .map(roundHalfEven)
+        .reverse()
       break
     case 'trailing':
       timesteps = arangeDescending(trainSteps, -trainSteps / steps, steps).map(

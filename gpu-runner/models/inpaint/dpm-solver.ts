@@ -31,7 +31,7 @@ export type FinalSigmasType = 'zero' | 'sigma_min'
 export interface DpmSolverOptions {
   readonly config: SchedulerConfig
   readonly steps: number
-  /** Default 'zero', as diffusers; then the last step is always first order. */
+  /** Default 'zero', as in diffusers, which makes the last step first order. */
   readonly finalSigmasType?: FinalSigmasType
   /** First-order last step for runs under 15 steps. Default true, as diffusers. */
   readonly lowerOrderFinal?: boolean
@@ -90,7 +90,7 @@ export function computeDpmSolverTimesteps(config: SchedulerConfig, steps: number
  * step's x̂_0 as well: with r = h_prev / h, D1 = (x̂_0 − x̂_0,prev) / r,
  * x_t = (σ_t / σ_s) x − α_t (e^{−h} − 1) (x̂_0 + D1 / 2).
  *
- * The sampler keeps the previous x̂_0, so calls must use consecutive indices; the first call
+ * The sampler keeps the previous x̂_0, so calls must use consecutive indices. The first call
  * may start at any index (a keep-shape run).
  *
  * @throws RangeError when the steps or config are invalid

@@ -91,7 +91,9 @@ export function assertSchedulerConfig(config: SchedulerConfig): void {
     assertOneOf('timestepSpacing', config.timestepSpacing, TIMESTEP_SPACINGS)
   }
   if (!Number.isInteger(numTrainTimesteps) || numTrainTimesteps < 2) {
-    throw new RangeError(`numTrainTimesteps ${numTrainTimesteps} is invalid: expected an integer ≥ 2.`)
+    throw new RangeError(
+      `numTrainTimesteps ${numTrainTimesteps} is invalid: expected an integer ≥ 2.`
+    )
   }
   if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) {
     throw new RangeError(
@@ -182,7 +184,7 @@ export function linspace(start: number, stop: number, count: number): number[] {
 /**
  * Returns numpy's `arange(start, stop, step)` values for a negative float step, first `count`
  * only. numpy fills element i as `start + i × d` with `d = (start + step) − start`, which can
- * differ from `step` in the last bit; following it keeps the rounded timesteps identical.
+ * differ from `step` in the last bit. Following it keeps the rounded timesteps identical.
  */
 export function arangeDescending(start: number, step: number, count: number): number[] {
   const delta = start + step - start
@@ -229,6 +231,8 @@ export function assertSteps(steps: number, numTrainTimesteps: number): void {
 
 function assertOneOf(field: string, value: string, supported: readonly string[]): void {
   if (!supported.includes(value)) {
-    throw new RangeError(`${field} "${value}" is not supported. Supported: ${supported.join(', ')}.`)
+    throw new RangeError(
+      `${field} "${value}" is not supported. Supported: ${supported.join(', ')}.`
+    )
   }
 }

@@ -28,7 +28,7 @@ function boxMullerFromBlock(words: readonly number[]): [number, number] {
 
 describe('philox4x32', () => {
   // Known-answer vectors of Philox4x32-10 from Random123's kat_vectors file, the reference
-  // distribution of Salmon et al. (2011); TensorFlow's Philox tests use the same three.
+  // distribution of Salmon et al. (2011). TensorFlow's Philox tests use the same three.
   const KNOWN_ANSWERS = [
     {
       counter: [0, 0, 0, 0],

@@ -109,7 +109,11 @@ describe('createDdimScheduler', () => {
     // With ε = 0 each step multiplies by sqrt(ᾱ_prev / ᾱ_t), so the product telescopes to
     // sqrt(ᾱ_final / ᾱ_981) with ᾱ_final = ᾱ_0 (setAlphaToOne false).
     const scale = Math.sqrt(referenceAlphaCumprod(0) / referenceAlphaCumprod(981))
-    expectClose(result, Array.from(initial, (x) => x * scale), { rtol: 1e-5 })
+    expectClose(
+      result,
+      Array.from(initial, (x) => x * scale),
+      { rtol: 1e-5 }
+    )
   })
 
   it('recovers x0 with the true noise', () => {
@@ -126,7 +130,8 @@ describe('createDdimScheduler', () => {
 
     const result = runAll(scheduler, noised(981), trueNoise)
 
-    // The true noise stays ε along the path, so the last step lands on sqrt(ᾱ_0) x_0 + sqrt(1 − ᾱ_0) ε.
+    // The true noise stays ε along the path, so the last step lands on
+    // sqrt(ᾱ_0) x_0 + sqrt(1 − ᾱ_0) ε.
     expectClose(result, noised(0), { atol: 2e-5 })
   })
 

@@ -88,8 +88,8 @@ function referenceLinearRun(options: {
 describe('computeDpmSolverTimesteps', () => {
   it('spaces 20 steps with linspace', () => {
     expect(computeDpmSolverTimesteps(SD_SCHEDULER_CONFIG, 20)).toEqual([
-      999, 949, 899, 849, 799, 749, 699, 649, 599, 549, 500, 450, 400, 350, 300, 250, 200, 150,
-      100, 50,
+      999, 949, 899, 849, 799, 749, 699, 649, 599, 549, 500, 450, 400, 350, 300, 250, 200, 150, 100,
+      50,
     ])
   })
 
@@ -132,7 +132,11 @@ describe('createDpmSolverScheduler', () => {
     // With ε = 0 the data prediction x / α stays constant along the path, so every step maps
     // x to (α_t / α_s) x and the run ends at x / sqrt(ᾱ_999) (final α = 1).
     const scale = 1 / Math.sqrt(referenceAlphaCumprod(999))
-    expectClose(result, Array.from(initial, (x) => x * scale), { rtol: 1e-5 })
+    expectClose(
+      result,
+      Array.from(initial, (x) => x * scale),
+      { rtol: 1e-5 }
+    )
   })
 
   it('recovers x0 with the true noise', () => {
@@ -193,7 +197,11 @@ describe('createDpmSolverScheduler', () => {
         finalSigma,
         firstOrderLast,
       })
-      expectClose(result, Array.from(initial, (x) => x * gain), { rtol: 2e-5 })
+      expectClose(
+        result,
+        Array.from(initial, (x) => x * gain),
+        { rtol: 2e-5 }
+      )
     }
   )
 
@@ -209,7 +217,8 @@ describe('createDpmSolverScheduler', () => {
       const start = sigmaTilde(scheduler.timesteps[0]!)
       const end = sigmaTilde(0)
       const exact =
-        (sigmaOf(end) / sigmaOf(start)) * Math.exp(k * (Math.asinh(1 / end) - Math.asinh(1 / start)))
+        (sigmaOf(end) / sigmaOf(start)) *
+        Math.exp(k * (Math.asinh(1 / end) - Math.asinh(1 / start)))
       return Math.abs(result[0]! - exact)
     }
 

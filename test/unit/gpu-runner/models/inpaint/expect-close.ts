@@ -8,7 +8,7 @@ export interface Tolerance {
 }
 
 /**
- * Asserts that two arrays have the same length and close values; NaN matches only NaN. The
+ * Asserts that two arrays have the same length and close values, where NaN matches only NaN. The
  * failure message names the first index out of tolerance.
  */
 export function expectClose(

@@ -49,9 +49,13 @@ describe('computeAlphasCumprod', () => {
 
     const alphasCumprod = computeAlphasCumprod(config)
 
-    expectClose([alphasCumprod[0]!, alphasCumprod[1]!], [1 - 0.00085, (1 - 0.00085) * (1 - (0.00085 + step))], {
-      rtol: 1e-14,
-    })
+    expectClose(
+      [alphasCumprod[0]!, alphasCumprod[1]!],
+      [1 - 0.00085, (1 - 0.00085) * (1 - (0.00085 + step))],
+      {
+        rtol: 1e-14,
+      }
+    )
   })
 })
 
