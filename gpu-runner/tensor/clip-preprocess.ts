@@ -216,25 +216,35 @@ function resampleAxis(
     horizontal ? image.width : image.height,
     outputLength
   )
-  // Distance in bytes between neighbouring input pixels along the axis.
-  const step = horizontal ? 3 : image.width * 3
+  // Byte distances between neighbouring input pixels along the axis (tap) and across it (line).
+  const tapStep = horizontal ? 3 : image.width * 3
+  const lineStep = horizontal ? image.width * 3 : 3
+  const lines = horizontal ? height : width
+  const source = image.data
   const data = new Uint8Array(width * height * 3)
   const half = 1 << (PRECISION_BITS - 1)
+  const unit = 1 << PRECISION_BITS
 
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const out = horizontal ? x : y
-      const origin = horizontal
-        ? (y * image.width + (start[out] as number)) * 3
-        : ((start[out] as number) * image.width + x) * 3
-      for (let channel = 0; channel < 3; channel++) {
-        let sum = half
-        for (let tap = 0; tap < (count[out] as number); tap++) {
-          const value = image.data[origin + tap * step + channel] as number
-          sum += value * (weights[out * taps + tap] as number)
-        }
-        data[(y * width + x) * 3 + channel] = clampByte(Math.floor(sum / (1 << PRECISION_BITS)))
+  for (let out = 0; out < outputLength; out++) {
+    const tapCount = count[out] as number
+    const firstWeight = out * taps
+    const firstTap = (start[out] as number) * tapStep
+    for (let line = 0; line < lines; line++) {
+      let red = half
+      let green = half
+      let blue = half
+      let offset = firstTap + line * lineStep
+      for (let tap = 0; tap < tapCount; tap++) {
+        const weight = weights[firstWeight + tap] as number
+        red += (source[offset] as number) * weight
+        green += (source[offset + 1] as number) * weight
+        blue += (source[offset + 2] as number) * weight
+        offset += tapStep
       }
+      const target = horizontal ? (line * width + out) * 3 : (out * width + line) * 3
+      data[target] = clampByte(Math.floor(red / unit))
+      data[target + 1] = clampByte(Math.floor(green / unit))
+      data[target + 2] = clampByte(Math.floor(blue / unit))
     }
   }
   return { data, width, height }

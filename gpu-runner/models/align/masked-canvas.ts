@@ -62,41 +62,80 @@ export function renderMaskedCanvas(
   options: MaskedCanvasOptions = {}
 ): RgbImage {
   const { marginFraction = DEFAULT_MARGIN_FRACTION, fill = CLIP_MEAN_FILL } = options
-  const [x0, y0, x1, y1] = proposal.bbox
-  const boxWidth = x1 - x0
-  const boxHeight = y1 - y0
   assertProposalFits(image, proposal)
 
-  // Full-resolution canvas side and the box's place in it.
-  const longer = Math.max(boxWidth, boxHeight)
-  const side = longer + 2 * Math.round(longer * marginFraction)
-  const left = Math.floor((side - boxWidth) / 2)
-  const top = Math.floor((side - boxHeight) / 2)
+  const layout = layOutCanvas(proposal.bbox, marginFraction)
+  const sums = sumBlocks(image, proposal, layout, fill)
 
-  // Each drawn pixel averages a factor × factor block of the full-resolution canvas.
-  const factor = Math.max(1, Math.floor(side / (REDUCING_GAP * CLIP_IMAGE_SIZE)))
-  const drawnSide = Math.ceil(side / factor)
-  const blockArea = factor * factor
-  const sums = new Uint32Array(drawnSide * drawnSide * 3)
-  for (let i = 0; i < sums.length; i++) sums[i] = (fill[i % 3] as number) * blockArea
-
-  for (let y = 0; y < boxHeight; y++) {
-    const drawnRow = Math.floor((top + y) / factor) * drawnSide
-    for (let x = 0; x < boxWidth; x++) {
-      if ((proposal.boxMask[y * boxWidth + x] as number) < MASK_INSIDE_MIN) continue
-      const source = ((y0 + y) * image.width + x0 + x) * 3
-      const target = (drawnRow + Math.floor((left + x) / factor)) * 3
-      for (let channel = 0; channel < 3; channel++) {
-        // Replace this pixel's share of the fill with the image pixel.
-        const sum = (sums[target + channel] as number) - (fill[channel] as number)
-        sums[target + channel] = sum + (image.data[source + channel] as number)
-      }
-    }
-  }
-
+  const blockArea = layout.factor * layout.factor
   const data = new Uint8Array(sums.length)
   for (let i = 0; i < sums.length; i++) data[i] = Math.round((sums[i] as number) / blockArea)
-  return { data, width: drawnSide, height: drawnSide }
+  return { data, width: layout.drawnSide, height: layout.drawnSide }
+}
+
+/** Where the box sits on the full-resolution canvas, and how the canvas is reduced. */
+interface CanvasLayout {
+  /** Full-resolution position of the box's top-left pixel. */
+  readonly left: number
+  readonly top: number
+  /** Each drawn pixel averages a factor × factor block of the full-resolution canvas. */
+  readonly factor: number
+  readonly drawnSide: number
+}
+
+function layOutCanvas(bbox: PixelBox, marginFraction: number): CanvasLayout {
+  const [x0, y0, x1, y1] = bbox
+  const longer = Math.max(x1 - x0, y1 - y0)
+  const side = longer + 2 * Math.round(longer * marginFraction)
+  const factor = Math.max(1, Math.floor(side / (REDUCING_GAP * CLIP_IMAGE_SIZE)))
+
+  return {
+    left: Math.floor((side - (x1 - x0)) / 2),
+    top: Math.floor((side - (y1 - y0)) / 2),
+    factor,
+    drawnSide: Math.ceil(side / factor),
+  }
+}
+
+/** Sums every block of the full-resolution canvas, per channel, fill included. */
+function sumBlocks(
+  image: RgbImage,
+  proposal: ProposalMask,
+  layout: CanvasLayout,
+  fill: readonly [number, number, number]
+): Uint32Array {
+  const [x0, y0, x1, y1] = proposal.bbox
+  const boxWidth = x1 - x0
+  const { left, top, factor, drawnSide } = layout
+  const [fillRed, fillGreen, fillBlue] = fill
+  const blockArea = factor * factor
+
+  const sums = new Uint32Array(drawnSide * drawnSide * 3)
+  for (let i = 0; i < sums.length; i += 3) {
+    sums[i] = fillRed * blockArea
+    sums[i + 1] = fillGreen * blockArea
+    sums[i + 2] = fillBlue * blockArea
+  }
+
+  // Byte offset of each box column's block within a drawn row.
+  const columnOffsets = Int32Array.from(
+    { length: boxWidth },
+    (_, x) => Math.floor((left + x) / factor) * 3
+  )
+  for (let y = 0; y < y1 - y0; y++) {
+    const rowOffset = Math.floor((top + y) / factor) * drawnSide * 3
+    const maskRow = y * boxWidth
+    let source = ((y0 + y) * image.width + x0) * 3
+    for (let x = 0; x < boxWidth; x++, source += 3) {
+      if ((proposal.boxMask[maskRow + x] as number) < MASK_INSIDE_MIN) continue
+      // Replace this pixel's share of the fill with the image pixel.
+      const target = rowOffset + (columnOffsets[x] as number)
+      sums[target] = (sums[target] as number) - fillRed + (image.data[source] as number)
+      sums[target + 1] = (sums[target + 1] as number) - fillGreen + (image.data[source + 1] as number)
+      sums[target + 2] = (sums[target + 2] as number) - fillBlue + (image.data[source + 2] as number)
+    }
+  }
+  return sums
 }
 
 function assertProposalFits(image: RgbImage, proposal: ProposalMask): void {
