@@ -3,14 +3,13 @@
  *
  * The proposal's box is centred on a square canvas with a margin, and every pixel outside the
  * mask, margin included, takes a fill colour (CLIP's mean colour by default, which normalises
- * to about 0). The encoder so sees the entity's shape and appearance without its
+ * to about 0). The encoder input so shows the entity's shape and appearance without its
  * surroundings, and the square canvas keeps the aspect ratio through CLIP's resize and crop.
  *
  * Canvases wider than `2 × REDUCING_GAP × 224` are box-averaged by an integer factor while they
  * are drawn, which leaves a side between `REDUCING_GAP × 224` and twice that, so the bicubic
- * resize that follows stays cheap.
- * Pillow's `reducing_gap` option reduces the same way. The result is close to a direct bicubic
- * resize of the full canvas, though not identical.
+ * resize that follows stays cheap. Pillow's `reducing_gap` option reduces the same way. The
+ * result is close to a direct bicubic resize of the full canvas, though not identical.
  */
 import type { GrayMask, RgbImage } from '../../image/types.ts'
 import type { PixelBox } from '../../pipeline/types.ts'
@@ -73,7 +72,7 @@ export function renderMaskedCanvas(
   return { data, width: layout.drawnSide, height: layout.drawnSide }
 }
 
-/** Where the box sits on the full-resolution canvas, and how the canvas is reduced. */
+/** Position of the box on the full-resolution canvas, and the canvas's reduction factor. */
 interface CanvasLayout {
   /** Full-resolution position of the box's top-left pixel. */
   readonly left: number
