@@ -13,7 +13,10 @@ import { PredictionService } from '../../../../gpu-runner/server/predictions.ts'
 import { PredictionQueue } from '../../../../gpu-runner/server/queue.ts'
 import { createRunnerApp } from '../../../../gpu-runner/server/server.ts'
 import { RunnerSetup, type SetupReport } from '../../../../gpu-runner/server/setup-state.ts'
-import { startWebhookReceiver, type WebhookReceiver } from '../../../helpers/webhook-receiver.ts'
+import {
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../../../integration/gpu-runner/server/webhook-receiver.ts'
 
 // These tests cover the HTTP layer without a real prediction. The injected pipeline only ever
 // hangs (a run that has not finished yet) or fails; it never returns an edit result, so nothing

@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { createOutboundPolicy } from '../../../../gpu-runner/fetch/url-policy.ts'
 import { WebhookSender, type WebhookEvent } from '../../../../gpu-runner/server/webhooks.ts'
-import { startWebhookReceiver, type WebhookReceiver } from '../../../helpers/webhook-receiver.ts'
+import {
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../../../integration/gpu-runner/server/webhook-receiver.ts'
 
 const THROTTLE_MS = 50
 
