@@ -3,15 +3,17 @@
  */
 import type { GrayMask, RgbImage } from '../image/types.ts'
 import type { PixelBox } from '../pipeline/types.ts'
-import { cropResizeRgb } from './resize.ts'
+import { nonZeroBounds } from './bounds.ts'
+import { resizeRgbPart } from './resize.ts'
 import type { WorkingWindow } from './window.ts'
 
 /**
  * Blends a generated window into a copy of the original photo.
  *
  * The generated window is resized (Lanczos-3) from model size to the window's size, then each
- * window pixel becomes round((g × a + o × (255 − a)) / 255) for generated g, original o and
- * alpha a. Pixels with alpha 0, and every pixel outside the window, keep the original's bytes.
+ * pixel becomes round((g × a + o × (255 − a)) / 255) for generated g, original o and alpha a.
+ * Pixels with alpha 0 keep the original's bytes. Only the bounding box of the non-zero alpha is
+ * resized and blended, because the window's context margin is never pasted back.
  *
  * @param generatedWindow RGB at the window's model size.
  * @param alpha Blend alpha at the original's size (0 keeps, 255 replaces), zero outside the window.
@@ -25,30 +27,61 @@ export async function compositeWindow(
   window: WorkingWindow,
   alpha: GrayMask
 ): Promise<RgbImage> {
-  const { box, modelWidth, modelHeight } = window
   assertSizes(original, generatedWindow, window, alpha)
-  assertAlphaInsideBox(alpha, box)
-
-  const [x0, y0, x1, y1] = box
-  const windowWidth = x1 - x0
-  const resized = await cropResizeRgb(generatedWindow, [0, 0, modelWidth, modelHeight], {
-    width: windowWidth,
-    height: y1 - y0,
-  })
+  const blendBox = nonZeroBounds(alpha)
+  if (blendBox !== undefined) assertInside(blendBox, window.box)
 
   const out = new Uint8Array(original.data)
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const a = alpha.data[y * original.width + x]!
-      if (a === 0) continue
-      const o = (y * original.width + x) * 3
-      const g = ((y - y0) * windowWidth + (x - x0)) * 3
-      out[o] = blendChannel(resized.data[g]!, out[o]!, a)
-      out[o + 1] = blendChannel(resized.data[g + 1]!, out[o + 1]!, a)
-      out[o + 2] = blendChannel(resized.data[g + 2]!, out[o + 2]!, a)
-    }
+  if (blendBox !== undefined) {
+    const generated = await resizeToBlendBox(generatedWindow, window, blendBox)
+    blendInto(out, original.width, generated, blendBox, alpha)
   }
   return { data: out, width: original.width, height: original.height }
+}
+
+/** Resizes the generated window to the window's size and returns the part under blendBox. */
+async function resizeToBlendBox(
+  generatedWindow: RgbImage,
+  window: WorkingWindow,
+  blendBox: PixelBox
+): Promise<RgbImage> {
+  const [wx0, wy0, wx1, wy1] = window.box
+  const [bx0, by0, bx1, by1] = blendBox
+  return resizeRgbPart(generatedWindow, { width: wx1 - wx0, height: wy1 - wy0 }, [
+    bx0 - wx0,
+    by0 - wy0,
+    bx1 - wx0,
+    by1 - wy0,
+  ])
+}
+
+/** Blends `generated`, which covers exactly `box`, into `out` with the alpha mask. */
+function blendInto(
+  out: Uint8Array,
+  width: number,
+  generated: RgbImage,
+  box: PixelBox,
+  alpha: GrayMask
+): void {
+  const [x0, y0, x1, y1] = box
+  const boxWidth = x1 - x0
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const a = alpha.data[y * width + x]!
+      if (a === 0) continue
+      const o = (y * width + x) * 3
+      const g = ((y - y0) * boxWidth + (x - x0)) * 3
+      if (a === 255) {
+        out[o] = generated.data[g]!
+        out[o + 1] = generated.data[g + 1]!
+        out[o + 2] = generated.data[g + 2]!
+        continue
+      }
+      out[o] = blendChannel(generated.data[g]!, out[o]!, a)
+      out[o + 1] = blendChannel(generated.data[g + 1]!, out[o + 1]!, a)
+      out[o + 2] = blendChannel(generated.data[g + 2]!, out[o + 2]!, a)
+    }
+  }
 }
 
 /**
@@ -91,25 +124,16 @@ function assertSizes(
   }
 }
 
-function assertAlphaInsideBox(alpha: GrayMask, box: PixelBox): void {
-  const [x0, y0, x1, y1] = box
-  const { data, width, height } = alpha
-  const check = (start: number, end: number): void => {
-    for (let i = start; i < end; i++) {
-      if (data[i] !== 0) {
-        const x = i % width
-        const y = (i - x) / width
-        throw new RangeError(
-          `alpha is ${data[i]} at (${x}, ${y}), outside the window [${box.join(', ')}]`
-        )
-      }
-    }
+function assertInside(blendBox: PixelBox, windowBox: PixelBox): void {
+  const inside =
+    blendBox[0] >= windowBox[0] &&
+    blendBox[1] >= windowBox[1] &&
+    blendBox[2] <= windowBox[2] &&
+    blendBox[3] <= windowBox[3]
+  if (!inside) {
+    throw new RangeError(
+      `alpha is non-zero within [${blendBox.join(', ')}], ` +
+        `outside the window [${windowBox.join(', ')}]`
+    )
   }
-
-  check(0, y0 * width)
-  for (let y = y0; y < y1; y++) {
-    check(y * width, y * width + x0)
-    check(y * width + x1, (y + 1) * width)
-  }
-  check(y1 * width, height * width)
 }

@@ -17,6 +17,7 @@
  */
 import type { GrayMask } from '../image/types.ts'
 import type { PixelBox } from '../pipeline/types.ts'
+import { maskBounds } from './bounds.ts'
 import { mapSquaredDistances } from './distance-transform.ts'
 
 /** Byte value from which a mask pixel counts as part of the entity: 0.5 on a [0, 1] scale. */
@@ -33,56 +34,6 @@ export interface BlendMasks {
   readonly alpha: GrayMask
   /** Bounding box of `grown`; undefined when the entity mask is empty. */
   readonly grownBox: PixelBox | undefined
-}
-
-/**
- * Finds the bounding box of the pixels at or above MASK_THRESHOLD.
- *
- * @returns `[x0, y0, x1, y1]` with x1 and y1 exclusive, or undefined for an empty mask.
- */
-export function maskBounds(mask: GrayMask): PixelBox | undefined {
-  assertMaskSize(mask)
-  const { data, width, height } = mask
-
-  let x0 = width
-  let x1 = 0
-  let y0 = height
-  let y1 = 0
-  for (let y = 0; y < height; y++) {
-    const row = y * width
-    const left = firstAtOrAboveThreshold(data, row, row + width)
-    if (left < 0) continue
-    let right = row + width - 1
-    while (data[right]! < MASK_THRESHOLD) right--
-    x0 = Math.min(x0, left - row)
-    x1 = Math.max(x1, right - row + 1)
-    if (y0 === height) y0 = y
-    y1 = y + 1
-  }
-  return y1 === 0 ? undefined : [x0, y0, x1, y1]
-}
-
-/**
- * Returns the index of the first byte in [start, end) that is at least 128, or -1.
- *
- * 128 is the high bit, so four bytes at a time are tested with one 32-bit AND where the
- * buffer's alignment allows it. This scan dominates maskBounds on a mostly empty 12 MP mask.
- */
-function firstAtOrAboveThreshold(data: Uint8Array, start: number, end: number): number {
-  let i = start
-  const aligned = (data.byteOffset + i) % 4
-  const headEnd = Math.min(end, aligned === 0 ? i : i + 4 - aligned)
-  for (; i < headEnd; i++) if (data[i]! >= MASK_THRESHOLD) return i
-
-  const wordCount = (end - i) >> 2
-  if (wordCount > 0) {
-    const words = new Uint32Array(data.buffer, data.byteOffset + i, wordCount)
-    let w = 0
-    while (w < wordCount && (words[w]! & 0x80808080) === 0) w++
-    i += w * 4
-  }
-  for (; i < end; i++) if (data[i]! >= MASK_THRESHOLD) return i
-  return -1
 }
 
 /**

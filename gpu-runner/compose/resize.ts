@@ -30,7 +30,7 @@ export async function cropResizeRgb(
   box: PixelBox,
   size: TargetSize
 ): Promise<RgbImage> {
-  const data = await cropResize(image, 3, box, size)
+  const data = await resample(image, 3, { crop: box, size })
   return { data, width: size.width, height: size.height }
 }
 
@@ -44,40 +44,65 @@ export async function cropResizeGray(
   box: PixelBox,
   size: TargetSize
 ): Promise<GrayMask> {
-  const data = await cropResize(mask, 1, box, size)
+  const data = await resample(mask, 1, { crop: box, size })
   return { data, width: size.width, height: size.height }
 }
 
-async function cropResize(
+/**
+ * Resizes a whole RGB image to `size` (Lanczos-3) and returns only `part` of the result.
+ *
+ * libvips computes pixels on demand, so only `part` and its kernel margin are resampled.
+ *
+ * @param part Box within the resized image, `[x0, y0, x1, y1]`.
+ */
+export async function resizeRgbPart(
+  image: RgbImage,
+  size: TargetSize,
+  part: PixelBox
+): Promise<RgbImage> {
+  const crop: PixelBox = [0, 0, image.width, image.height]
+  const data = await resample(image, 3, { crop, size, part })
+  return { data, width: part[2] - part[0], height: part[3] - part[1] }
+}
+
+/** Crop, resize to `size`, then keep `part` of the resized image (all of it by default). */
+async function resample(
   raster: Raster,
   channels: 1 | 3,
-  box: PixelBox,
-  size: TargetSize
+  steps: { crop: PixelBox; size: TargetSize; part?: PixelBox }
 ): Promise<Uint8Array> {
+  const { crop, size, part = [0, 0, size.width, size.height] } = steps
   assertRaster(raster, channels)
-  assertCrop(box, raster)
   assertTargetSize(size)
+  assertBox('crop box', crop, raster)
+  assertBox('part', part, size)
 
-  const [x0, y0, x1, y1] = box
   const pipeline = sharp(raster.data, {
     raw: { width: raster.width, height: raster.height, channels },
     // Raw input carries no header, so the decompression-bomb limit does not apply; the caller
     // already holds every pixel in memory.
     limitInputPixels: false,
   })
-    .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+    .extract(toRegion(crop))
     .resize(size.width, size.height, { fit: 'fill', kernel: 'lanczos3' })
+    .extract(toRegion(part))
   // sharp writes sRGB (3 channels) unless told otherwise, even for a 1-channel input.
   if (channels === 1) pipeline.toColourspace('b-w')
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
 
-  if (info.channels !== channels || data.length !== size.width * size.height * channels) {
+  const partWidth = part[2] - part[0]
+  const partHeight = part[3] - part[1]
+  if (info.channels !== channels || data.length !== partWidth * partHeight * channels) {
     throw new Error(
       `sharp returned ${info.width}×${info.height}×${info.channels}, ` +
-        `expected ${size.width}×${size.height}×${channels}`
+        `expected ${partWidth}×${partHeight}×${channels}`
     )
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.length)
+}
+
+function toRegion(box: PixelBox): { left: number; top: number; width: number; height: number } {
+  return { left: box[0], top: box[1], width: box[2] - box[0], height: box[3] - box[1] }
 }
 
 function assertRaster(raster: Raster, channels: number): void {
@@ -92,7 +117,7 @@ function assertRaster(raster: Raster, channels: number): void {
   }
 }
 
-function assertCrop(box: PixelBox, raster: Raster): void {
+function assertBox(name: string, box: PixelBox, area: TargetSize): void {
   const [x0, y0, x1, y1] = box
   const valid =
     box.every(Number.isInteger) &&
@@ -100,12 +125,11 @@ function assertCrop(box: PixelBox, raster: Raster): void {
     y0 >= 0 &&
     x0 < x1 &&
     y0 < y1 &&
-    x1 <= raster.width &&
-    y1 <= raster.height
+    x1 <= area.width &&
+    y1 <= area.height
   if (!valid) {
     throw new RangeError(
-      `crop box [${box.join(', ')}] must be non-empty and inside the ` +
-        `${raster.width}×${raster.height} raster`
+      `${name} [${box.join(', ')}] must be non-empty and inside ${area.width}×${area.height}`
     )
   }
 }

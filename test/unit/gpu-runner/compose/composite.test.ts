@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import { blendChannel, compositeWindow } from '../../../../gpu-runner/compose/composite.ts'
+import { cropResizeRgb } from '../../../../gpu-runner/compose/resize.ts'
 import { growAndFeather } from '../../../../gpu-runner/compose/mask-ops.ts'
 import { computeWindow, type WorkingWindow } from '../../../../gpu-runner/compose/window.ts'
 import type { GrayMask, RgbImage } from '../../../../gpu-runner/image/types.ts'
@@ -104,6 +105,34 @@ describe('compositeWindow', () => {
     expect(alpha.data.some((a) => a > 0 && a < 255)).toBe(true)
   })
 
+  it('matches blending the fully resized window', async () => {
+    const original = makeNoiseImage(211, 157, 11)
+    const entity = makeEllipseMask(211, 157, { cx: 90, cy: 70, rx: 30, ry: 20 })
+
+    const { result, alpha, window } = await composite(original, entity, noiseWindow)
+
+    // Reference: resize the whole generated window to the window's size, then blend each pixel.
+    const [x0, y0, x1, y1] = window.box
+    const generated = noiseWindow(window)
+    const full = await cropResizeRgb(generated, [0, 0, generated.width, generated.height], {
+      width: x1 - x0,
+      height: y1 - y0,
+    })
+    const wrong: number[] = []
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const p = y * 211 + x
+        const a = alpha.data[p]!
+        for (let c = 0; c < 3; c++) {
+          const g = full.data[((y - y0) * (x1 - x0) + (x - x0)) * 3 + c]!
+          const expected = Math.round((g * a + original.data[p * 3 + c]! * (255 - a)) / 255)
+          if (result.data[p * 3 + c] !== expected) wrong.push(p)
+        }
+      }
+    }
+    expect(wrong).toEqual([])
+  })
+
   it('leaves the inputs unchanged', async () => {
     const original = makeNoiseImage(50, 40, 3)
     const before = Uint8Array.from(original.data)
@@ -161,7 +190,7 @@ describe('compositeWindow', () => {
     const alpha = makeMask(100, 100, [[90, 90]])
 
     await expect(compositeWindow(original, noiseWindow(window), window, alpha)).rejects.toThrow(
-      /alpha is 255 at \(90, 90\), outside the window/
+      /alpha is non-zero within \[90, 90, 91, 91\], outside the window/
     )
   })
 

@@ -8,7 +8,8 @@ import {
   prepareInpaintInputs,
   rgbFromNchw,
 } from '../../../../gpu-runner/compose/inpaint-inputs.ts'
-import { growMask, maskBounds } from '../../../../gpu-runner/compose/mask-ops.ts'
+import { maskBounds } from '../../../../gpu-runner/compose/bounds.ts'
+import { growMask } from '../../../../gpu-runner/compose/mask-ops.ts'
 import { computeWindow } from '../../../../gpu-runner/compose/window.ts'
 import { makeMask, makeNoiseImage, makeRandom } from './make-rasters.ts'
 

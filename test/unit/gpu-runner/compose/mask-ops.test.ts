@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 
+import { maskBounds } from '../../../../gpu-runner/compose/bounds.ts'
 import {
   expandBox,
   featherMask,
   growAndFeather,
   growMask,
-  maskBounds,
 } from '../../../../gpu-runner/compose/mask-ops.ts'
 import type { GrayMask } from '../../../../gpu-runner/image/types.ts'
 import { makeEllipseMask, makeMask, makeRandomMask } from './make-rasters.ts'
@@ -51,38 +51,6 @@ function featherByFormula(grown: GrayMask, featherPx: number): Uint8Array {
   }
   return out
 }
-
-describe('maskBounds', () => {
-  it('returns undefined for an empty mask', () => {
-    expect(maskBounds(makeMask(9, 4))).toBeUndefined()
-  })
-
-  it('ignores bytes below 128', () => {
-    const mask = makeMask(9, 4)
-    mask.data[5] = 127
-
-    expect(maskBounds(mask)).toBeUndefined()
-  })
-
-  it('finds an exclusive box', () => {
-    const mask = makeMask(9, 7, [
-      [2, 5],
-      [6, 1],
-      [4, 3],
-    ])
-
-    expect(maskBounds(mask)).toEqual([2, 1, 7, 6])
-  })
-
-  it('handles unaligned mask buffers', () => {
-    const backing = new Uint8Array(1 + 13 * 5)
-    const data = backing.subarray(1)
-    data[3 * 13 + 12] = 200
-    data[1 * 13 + 0] = 128
-
-    expect(maskBounds({ data, width: 13, height: 5 })).toEqual([0, 1, 13, 4])
-  })
-})
 
 describe('growMask', () => {
   it('grows one pixel into an exact disc', () => {
