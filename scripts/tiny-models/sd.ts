@@ -9,9 +9,10 @@
  *
  * where x_t, mask and masked_image_latents are channels 0–3, 4 and 5–8 of `sample`, ᾱ_t is
  * alphas_cumprod of the scaled_linear schedule below at the integer timestep t, and tint(text)
- * = 0.6 · tanh(mean over tokens of encoder_hidden_states · W). With these ε, deterministic DDIM
- * (η = 0) on the same schedule reaches x0* exactly, so guidance, timesteps and masks all change
- * the result in a way a test can compute.
+ * = 0.6 · tanh(mean over tokens of encoder_hidden_states · W). With these ε every DDIM step
+ * (η = 0) on the same schedule predicts x0* as the clean sample, so a run from noise ends at
+ * √ᾱ_last · x0* + √(1 − ᾱ_last) · ε with ᾱ_last = ᾱ_0 = 0.99915 when set_alpha_to_one is false,
+ * and guidance, timesteps and masks change the result in a way a test can compute.
  */
 import {
   CLIP_MAX_TOKENS,
