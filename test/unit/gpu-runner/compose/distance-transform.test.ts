@@ -71,6 +71,26 @@ describe('scanSquaredDistances', () => {
     }
   })
 
+  it('matches exhaustive search past 255', () => {
+    // Caps above 255 keep vertical distances in 16 bits; the table maps d² to d² mod 251 so
+    // that every value fits in a byte and distinct distances stay distinct enough to compare.
+    const mask = makeRandomMask(300, 6, 0.004, 31)
+    const cap = 260
+    const byteOfSquared = Uint8Array.from({ length: cap * cap + 1 }, (_, d) => d % 251)
+    const target = new Uint8Array(300 * 6)
+
+    mapSquaredDistances(mask, {
+      region: [0, 0, 300, 6],
+      sources: 'inside',
+      cap,
+      byteOfSquared,
+      target,
+    })
+
+    const expected = bruteForce(mask, [0, 0, 300, 6], 'inside', cap).map((d) => d % 251)
+    expect(Array.from(target)).toEqual(expected)
+  })
+
   it('counts only sources inside the region', () => {
     const mask = makeRandomMask(30, 20, 0.03, 7)
     const region: PixelBox = [4, 3, 27, 18]
