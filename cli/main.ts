@@ -38,6 +38,9 @@ async function main(argv: string[]): Promise<number> {
     return commandError(`Unknown command "${name}". Run \`semani --help\` for the list.`)
   }
 
+  // Commands print their own results; the runner's JSON log lines only matter for services.
+  if (name !== 'runner') process.env.SEMANI_LOG_LEVEL ??= 'warn'
+
   const command = (await import(`./commands/${name as CommandName}.ts`)) as CommandModule
   return command.run(rest)
 }
