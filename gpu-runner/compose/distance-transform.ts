@@ -2,17 +2,17 @@
  * Exact Euclidean distance transform over a region of a mask, bounded by a cap.
  *
  * The algorithm is the two-pass method of Felzenszwalb and Huttenlocher, "Distance Transforms
- * of Sampled Functions", Theory of Computing 8 (2012): a 1-D pass down each column gives the
- * vertical distance g to the nearest source pixel in that column, then a 1-D pass along each
- * row takes the lower envelope of the parabolas (x − q)² + g(q)². Both passes are O(pixels),
- * whatever the cap, so a 12-megapixel mask costs the same for a radius of 1 or of 256.
+ * of Sampled Functions", Theory of Computing 8 (2012). A 1-D pass down each column gives the
+ * vertical distance g to the nearest source pixel in that column. A 1-D pass along each row
+ * then takes the lower envelope of the parabolas (x − q)² + g(q)². Both passes are O(pixels)
+ * whatever the cap, so a radius of 256 costs about what a radius of 1 costs.
  */
 import type { GrayMask } from '../image/types.ts'
 import type { PixelBox } from '../pipeline/types.ts'
 
 /**
- * Which mask pixels are sources: those at or above 128 ('inside'), or those below ('outside').
- * The threshold 128 is the byte's high bit, which the column pass reads directly.
+ * Side of the 128 threshold that contains the source pixels: 'inside' for bytes of 128 and above,
+ * 'outside' for bytes below. 128 is the byte's high bit, which the column pass reads directly.
  */
 export type SourceSide = 'inside' | 'outside'
 
@@ -22,7 +22,7 @@ type VerticalDistances = Uint8Array | Uint16Array
 /** Largest cap accepted; vertical distances then fit in 16 bits. */
 export const MAX_DISTANCE_CAP = 2 ** 14
 
-/** Where and how {@link mapSquaredDistances} writes its result. */
+/** Region, sources, cap and output of one {@link mapSquaredDistances} call. */
 export interface DistanceMapping {
   /** Region of the mask to transform; only sources inside it count. */
   readonly region: PixelBox
@@ -85,8 +85,9 @@ function distancesFromAbove(
     const src = (y0 + y) * mask.width + x0
     const row = y * width
     for (let x = 0; x < width; x++) {
+      if (((data[src + x]! >> 7) ^ flip) === 1) continue
       const above = g[row - width + x]! + 1
-      g[row + x] = ((data[src + x]! >> 7) ^ flip) === 1 ? 0 : above < cap ? above : cap
+      g[row + x] = Math.min(above, cap)
     }
   }
   return g
@@ -125,8 +126,7 @@ function rowEnvelopes(
     const g = fromAbove.subarray(y * width, (y + 1) * width)
     for (let x = 0; x < width; x++) {
       const above = g[x]!
-      const next = fromBelow[x]! + 1
-      const below = above === 0 ? 0 : next < cap ? next : cap
+      const below = above === 0 ? 0 : Math.min(fromBelow[x]! + 1, cap)
       fromBelow[x] = below
       if (below < above) g[x] = below
     }
@@ -137,8 +137,8 @@ function rowEnvelopes(
 /**
  * Maps one row, writing `width` bytes of the target from index `out`.
  *
- * Runs of sources and runs of pixels that are at least cap away from every finite entry are
- * written with `fill`; only pixels near a source evaluate the envelope.
+ * Runs of sources, and runs of pixels at least cap away from every source, are written with
+ * `fill`. Only the pixels near a source evaluate the envelope.
  */
 function mapRow(
   gRow: VerticalDistances,

@@ -177,7 +177,7 @@ export function rgbFromNchw(sampleNchw: Float32Array, width: number, height: num
 /** Maps x in [-1, 1] to a byte in the reference's float32 steps, rounding half to even. */
 function byteOfSignedUnit(x: number): number {
   const unit = Math.fround(Math.fround(x / 2) + 0.5)
-  const clamped = unit < 0 ? 0 : unit > 1 ? 1 : unit
+  const clamped = Math.min(1, Math.max(0, unit))
   const scaled = Math.fround(clamped * 255)
   const floor = Math.floor(scaled)
   const fraction = scaled - floor

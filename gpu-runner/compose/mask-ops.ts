@@ -5,12 +5,13 @@
  * G = { p : |p − q| ≤ growPx for some q in M }: dilation by a disc of radius growPx, measured
  * between pixel centres. G is what the inpainting model regenerates.
  *
- * The blend alpha is a linear ramp inside G, never outside it: alpha(p) = min(1, d(p) / featherPx),
- * where d(p) is the Euclidean distance from p to the nearest image pixel outside G. Every pixel
- * outside G has d = 0, so alpha 0, and stays byte-identical after compositing; the pixels of G
- * next to its edge have d = 1. A pixel of M is more than growPx from any pixel outside G, so
- * with featherPx ≤ growPx the whole entity has alpha 1 and is fully replaced. The image border
- * is not an edge: G pixels on the border ramp only toward real pixels outside G.
+ * The blend alpha is a linear ramp inside G, never outside it:
+ * alpha(p) = min(1, d(p) / featherPx), where d(p) is the Euclidean distance from p to the
+ * nearest image pixel outside G; featherPx = 0 gives alpha 1 on all of G. Every pixel outside
+ * G has d = 0, so alpha 0, and stays byte-identical after compositing. The pixels of G next to
+ * its edge have d = 1. A pixel of M is more than growPx from any pixel outside G, so with
+ * featherPx ≤ growPx the whole entity has alpha 1 and is fully replaced. The image border is
+ * not an edge: G pixels on the border ramp only toward real pixels outside G.
  *
  * Both steps are exact distance transforms restricted to the mask's bounding box plus the
  * radius, so their cost follows the entity's size, not the photo's.
@@ -26,6 +27,12 @@ export const MASK_THRESHOLD = 128
 /** Byte value of a pixel inside a binary mask, and of full alpha. */
 export const MASK_ON = 255
 
+/**
+ * Largest growth or feather radius accepted, in pixels, well above the public API's limits.
+ * The lookup table of a radius r has (r + 1)² entries, so this bounds it to about 1 MB.
+ */
+export const MAX_RADIUS_PX = 1024
+
 /** The masks that one edit composites with. */
 export interface BlendMasks {
   /** Grown entity mask, 0 or 255, the image's size. */
@@ -39,8 +46,9 @@ export interface BlendMasks {
 /**
  * Grows a mask by a disc of radius `radiusPx` and binarises it to 0 or 255.
  *
- * @param radiusPx Integer in [0, 16383]; 0 only binarises.
- * @param maskBox The mask's bounds when the caller already has them, to skip a full scan.
+ * @param radiusPx Integer in [0, MAX_RADIUS_PX]; 0 only binarises.
+ * @param maskBox The mask's bounds, or any box inside the image that contains them, when the
+ *   caller already has one; it saves a scan of the whole mask.
  */
 export function growMask(
   mask: GrayMask,
@@ -70,8 +78,8 @@ export function growMask(
 /**
  * Computes the blend alpha of a grown mask: a linear ramp `featherPx` wide inside its edge.
  *
- * @param featherPx Integer in [0, 16383]; 0 gives a hard edge (alpha 255 on the whole mask).
- * @param grownBox The grown mask's bounds when the caller already has them.
+ * @param featherPx Integer in [0, MAX_RADIUS_PX]; 0 gives a hard edge (alpha 255 on the whole mask).
+ * @param grownBox The grown mask's bounds, or any box inside the image that contains them.
  */
 export function featherMask(
   grown: GrayMask,
@@ -88,7 +96,7 @@ export function featherMask(
   // One extra pixel on each side: the nearest pixel outside G is either inside G's box or on
   // this ring, because projecting any farther pixel onto the ring only brings it closer.
   const region = expandBox(grownBox, 1, width, height)
-  // Alpha saturates at d = featherPx, so farther distances need not be told apart.
+  // Alpha saturates at d = featherPx, so farther distances all map to 255.
   const cap = Math.max(1, featherPx)
   const ramp = alphaRamp(featherPx, cap * cap)
   mapSquaredDistances(grown, {
@@ -155,7 +163,7 @@ function assertMaskSize(mask: GrayMask): void {
 }
 
 function assertRadius(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** 14) {
-    throw new RangeError(`${name} must be an integer in [0, 16383], got ${value}`)
+  if (!Number.isInteger(value) || value < 0 || value > MAX_RADIUS_PX) {
+    throw new RangeError(`${name} must be an integer in [0, ${MAX_RADIUS_PX}], got ${value}`)
   }
 }

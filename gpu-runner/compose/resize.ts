@@ -79,14 +79,14 @@ async function resample(
 
   const pipeline = sharp(raster.data, {
     raw: { width: raster.width, height: raster.height, channels },
-    // Raw input carries no header, so the decompression-bomb limit does not apply; the caller
-    // already holds every pixel in memory.
+    // Raw input has no header to check, and the caller already has every pixel in memory, so
+    // the decompression-bomb limit has nothing to protect.
     limitInputPixels: false,
   })
     .extract(toRegion(crop))
     .resize(size.width, size.height, { fit: 'fill', kernel: 'lanczos3' })
     .extract(toRegion(part))
-  // sharp writes sRGB (3 channels) unless told otherwise, even for a 1-channel input.
+  // Without `b-w`, sharp writes sRGB (3 channels) even for a 1-channel input.
   if (channels === 1) pipeline.toColourspace('b-w')
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
 

@@ -24,7 +24,7 @@ function boundsByScan(mask: GrayMask, minimum: number): PixelBox | undefined {
   return box
 }
 
-/** A sparse mask of random bytes, placed at `offset` in its buffer to vary the alignment. */
+/** Builds a sparse mask of random bytes at `offset` in its buffer, to vary the alignment. */
 function makeSparseMask(width: number, height: number, seed: number, offset: number): GrayMask {
   const next = makeRandom(seed)
   const data = new Uint8Array(offset + width * height).subarray(offset)

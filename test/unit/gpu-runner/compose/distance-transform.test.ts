@@ -9,7 +9,7 @@ import type { PixelBox } from '../../../../gpu-runner/pipeline/types.ts'
 import { makeMask, makeRandomMask } from './make-rasters.ts'
 
 /**
- * Runs mapSquaredDistances with an identity table, so each region pixel of the output holds its
+ * Runs mapSquaredDistances with an identity table, so each region pixel of the output is its
  * squared distance; caps up to 15 keep cap² within a byte. Pixels outside the region must stay
  * at the target's fill value 254.
  */
@@ -72,8 +72,8 @@ describe('scanSquaredDistances', () => {
   })
 
   it('matches exhaustive search past 255', () => {
-    // Caps above 255 keep vertical distances in 16 bits; the table maps d² to d² mod 251 so
-    // that every value fits in a byte and distinct distances stay distinct enough to compare.
+    // Caps above 255 keep vertical distances in 16 bits. The table maps d² to d² mod 251 so
+    // that it fits in a byte, and a wrong d² shows unless it is off by a multiple of 251.
     const mask = makeRandomMask(300, 6, 0.004, 31)
     const cap = 260
     const byteOfSquared = Uint8Array.from({ length: cap * cap + 1 }, (_, d) => d % 251)

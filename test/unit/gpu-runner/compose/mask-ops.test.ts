@@ -6,6 +6,7 @@ import {
   featherMask,
   growAndFeather,
   growMask,
+  MAX_RADIUS_PX,
 } from '../../../../gpu-runner/compose/mask-ops.ts'
 import type { GrayMask } from '../../../../gpu-runner/image/types.ts'
 import { makeEllipseMask, makeMask, makeRandomMask } from './make-rasters.ts'
@@ -103,6 +104,10 @@ describe('growMask', () => {
 
   it('rejects a fractional radius', () => {
     expect(() => growMask(makeMask(5, 5), 1.5)).toThrow(/radiusPx/)
+  })
+
+  it('rejects a radius above the maximum', () => {
+    expect(() => growMask(makeMask(5, 5), MAX_RADIUS_PX + 1)).toThrow(/\[0, 1024\], got 1025/)
   })
 })
 

@@ -118,8 +118,14 @@ describe('computeWindow', () => {
 
       const [wx0, wy0, wx1, wy1] = window.box
       const where = `box ${box.join(',')} in ${width}×${height}`
-      expect(wx0 <= box[0] && wy0 <= box[1] && wx1 >= box[2] && wy1 >= box[3], where).toBe(true)
-      expect(wx0 >= 0 && wy0 >= 0 && wx1 <= width && wy1 <= height, where).toBe(true)
+      expect(wx0, where).toBeLessThanOrEqual(box[0])
+      expect(wy0, where).toBeLessThanOrEqual(box[1])
+      expect(wx1, where).toBeGreaterThanOrEqual(box[2])
+      expect(wy1, where).toBeGreaterThanOrEqual(box[3])
+      expect(wx0, where).toBeGreaterThanOrEqual(0)
+      expect(wy0, where).toBeGreaterThanOrEqual(0)
+      expect(wx1, where).toBeLessThanOrEqual(width)
+      expect(wy1, where).toBeLessThanOrEqual(height)
       expect(window.modelWidth % 64, where).toBe(0)
       expect(window.modelHeight % 64, where).toBe(0)
       expect(Math.max(window.modelWidth, window.modelHeight), where).toBe(512)
