@@ -5,6 +5,9 @@
  * has credit for it, and queues the dispatch. `waitForEdit` then polls D1 until the edit
  * finishes or the caller's wait runs out (the route answers 202 in that case).
  */
+import { ApiProblem } from '../../shared/problems.ts'
+import { TERMINAL_EDIT_STATUSES } from '../../shared/schemas/api.ts'
+import { checkOutboundUrl } from './address-check.ts'
 import type { ServiceContext } from './context.ts'
 import type { EditSubmission } from './edit-request.ts'
 import {
@@ -19,7 +22,6 @@ import { findEdit, insertEditStatement, type EditRecord, type NewEdit } from './
 import type { ApiKeyRecord } from './keys.ts'
 import { maskCacheBase } from './mask-cache.ts'
 import { insufficientCredit, readCredit, unitsForEdits } from './usage.ts'
-import { TERMINAL_EDIT_STATUSES } from '../../shared/schemas/api.ts'
 
 /** The edit a request resolved to, and whether this request created it. */
 export interface SubmittedEdit {
@@ -45,7 +47,8 @@ export async function submitEdit(
 ): Promise<SubmittedEdit> {
   const { submission, apiKey, idempotencyKey, requestId } = options
 
-  // 1. Read, check and store the image
+  // 1. Check the webhook URL, then read, check and store the image
+  assertWebhookAllowed(ctx, submission.webhookUrl)
   const image = await resolveImage(ctx, { source: submission.image, keyId: apiKey.id })
 
   // 2. A repeated Idempotency-Key returns the earlier edit
@@ -87,6 +90,15 @@ export async function submitEdit(
   await ctx.env.EDIT_QUEUE.send({ kind: 'dispatch', editId: edit.id })
   ctx.log.info('edit.created', { editId: edit.id, units: edit.units, edits: edit.edits.length })
   return inserted
+}
+
+function assertWebhookAllowed(ctx: ServiceContext, webhookUrl: string | null): void {
+  if (webhookUrl === null) return
+  const rejection = checkOutboundUrl(new URL(webhookUrl), {
+    allowLoopback: ctx.config.allowLoopbackUrls,
+  })
+  if (rejection)
+    throw new ApiProblem('invalid-request', `webhook_url is not allowed: ${rejection}.`)
 }
 
 async function findEarlierEdit(

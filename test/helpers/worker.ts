@@ -6,6 +6,7 @@ import type { Miniflare } from 'miniflare'
 
 import { startLocalWorker, type LocalWorkerOptions } from '../../functions/local/stack.ts'
 import { createApiKey, type ApiKeyRecord, type NewApiKey } from '../../functions/services/keys.ts'
+import type { ProblemBody } from '../../shared/problems.ts'
 
 export interface TestWorker {
   readonly mf: Miniflare
@@ -56,4 +57,17 @@ export async function startTestWorker(options: LocalWorkerOptions = {}): Promise
 /** Authorization header for an API key. */
 export function bearer(key: string): Record<string, string> {
   return { Authorization: `Bearer ${key}` }
+}
+
+/** A problem+json body with the members this API adds. */
+export type ProblemResponse = ProblemBody & { edit_id?: string; candidates?: unknown[] }
+
+/** Reads a response body as JSON of the type the test expects. */
+export async function readJson<T>(res: Response): Promise<T> {
+  return (await res.json()) as T
+}
+
+/** Reads a problem+json body. */
+export function readProblem(res: Response): Promise<ProblemResponse> {
+  return readJson<ProblemResponse>(res)
 }

@@ -5,7 +5,13 @@ import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { problemType } from '../../../shared/problems.ts'
-import { bearer, startTestWorker, type TestWorker } from '../../helpers/worker.ts'
+import {
+  bearer,
+  readJson,
+  readProblem,
+  startTestWorker,
+  type TestWorker,
+} from '../../helpers/worker.ts'
 
 let worker: TestWorker
 let key: string
@@ -62,7 +68,7 @@ describe('POST /v1/edits authentication', () => {
     expect(res.status).toBe(401)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
     expect(res.headers.get('www-authenticate')).toBe('Bearer')
-    const body = await res.json()
+    const body = await readProblem(res)
     expect(body).toMatchObject({
       type: problemType('unauthorized'),
       detail:
@@ -78,7 +84,7 @@ describe('POST /v1/edits authentication', () => {
     )
 
     expect(res.status).toBe(401)
-    expect((await res.json()).detail).toBe(
+    expect((await readProblem(res)).detail).toBe(
       'The API key is not valid or has been revoked. Create a new one with `semani keys create`.'
     )
   })
@@ -86,7 +92,7 @@ describe('POST /v1/edits authentication', () => {
   it('echoes the request id', async () => {
     const res = await postJson(makeEditRequest(), {})
 
-    const body = await res.json()
+    const body = await readProblem(res)
     expect(res.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/)
     expect(body.requestId).toBe(res.headers.get('request-id'))
   })
@@ -97,7 +103,7 @@ describe('POST /v1/edits validation', () => {
     const res = await postJson(makeEditRequest({ colour: 'red', sizes: 2 }))
 
     expect(res.status).toBe(400)
-    const body = await res.json()
+    const body = await readProblem(res)
     expect(body.type).toBe(problemType('invalid-request'))
     expect(body.errors).toEqual([
       { path: '', code: 'unrecognized_keys', message: 'Unrecognized keys: "colour", "sizes"' },
@@ -107,7 +113,7 @@ describe('POST /v1/edits validation', () => {
   it('reports a setting out of range', async () => {
     const res = await postJson(makeEditRequest({ steps: 0 }))
 
-    const body = await res.json()
+    const body = await readProblem(res)
     expect(body.errors).toEqual([
       { path: 'steps', code: 'too_small', message: 'Too small: expected number to be >=1' },
     ])
@@ -116,7 +122,7 @@ describe('POST /v1/edits validation', () => {
   it('requires an image source', async () => {
     const res = await postJson({ entity: 'dog', prompt: 'a cat' })
 
-    const body = await res.json()
+    const body = await readProblem(res)
     expect(body.detail).toBe(
       'The request is invalid. image_base64: Give the image as one of image_base64, image_url or upload_id.'
     )
@@ -130,7 +136,7 @@ describe('POST /v1/edits validation', () => {
     })
 
     expect(res.status).toBe(400)
-    expect((await res.json()).detail).toBe('Malformed JSON in request body')
+    expect((await readProblem(res)).detail).toBe('Malformed JSON in request body')
   })
 
   it('rejects other content types', async () => {
@@ -141,7 +147,7 @@ describe('POST /v1/edits validation', () => {
     })
 
     expect(res.status).toBe(400)
-    expect((await res.json()).detail).toBe(
+    expect((await readProblem(res)).detail).toBe(
       'Send the edit as application/json or multipart/form-data (Content-Type header).'
     )
   })
@@ -161,7 +167,7 @@ describe('POST /v1/edits image checks', () => {
     const res = await postJson(makeEditRequest({ image_base64: gif.toString('base64') }))
 
     expect(res.status).toBe(415)
-    expect(await res.json()).toMatchObject({
+    expect(await readProblem(res)).toMatchObject({
       type: problemType('unsupported-image'),
       detail: 'GIF images are not supported. Send a JPEG, PNG or WebP image.',
     })
@@ -173,7 +179,7 @@ describe('POST /v1/edits image checks', () => {
     const res = await postJson(makeEditRequest({ image_base64: header.toString('base64') }))
 
     expect(res.status).toBe(413)
-    expect(await res.json()).toMatchObject({
+    expect(await readProblem(res)).toMatchObject({
       type: problemType('image-too-large'),
       detail:
         'The image is 100000x100000 (10000000000 pixels), over the limit of 40000000 pixels. ' +
@@ -185,7 +191,7 @@ describe('POST /v1/edits image checks', () => {
     const res = await postJson(makeEditRequest({ image_base64: '***' }))
 
     expect(res.status).toBe(400)
-    expect((await res.json()).detail).toBe(
+    expect((await readProblem(res)).detail).toBe(
       'image_base64 is not valid base64. Send the file bytes base64-encoded, or as a data URI.'
     )
   })
@@ -208,7 +214,7 @@ describe('POST /v1/edits image checks', () => {
     })
 
     expect(res.status).toBe(413)
-    expect((await res.json()).type).toBe(problemType('payload-too-large'))
+    expect((await readProblem(res)).type).toBe(problemType('payload-too-large'))
   })
 })
 
@@ -217,7 +223,7 @@ describe('unknown routes', () => {
     const res = await worker.request('/v2/nothing')
 
     expect(res.status).toBe(404)
-    expect(await res.json()).toMatchObject({
+    expect(await readProblem(res)).toMatchObject({
       type: problemType('not-found'),
       detail: 'No route matches GET /v2/nothing. The API reference is at /docs.',
     })
