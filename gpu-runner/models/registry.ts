@@ -155,6 +155,40 @@ export function resolveProfile(
   return { profile, modelDir, models: models as ResolvedProfile['models'] }
 }
 
+/** Whether one file of a model is usable here, without reading its content. */
+export interface FileState {
+  readonly path: string
+  readonly status: 'present' | 'missing' | 'unverified' | 'size-mismatch'
+  /** Digest and size the file must have, when known. */
+  readonly expected?: { readonly sha256: string; readonly sizeBytes: number }
+  /** Why the file is not usable; absent when present. */
+  readonly reason?: string
+}
+
+/** Checks one file's presence and size against the manifest or the first-pull pins. */
+export function checkModelFile(
+  model: ModelEntry,
+  file: ModelFile,
+  modelDir: string,
+  pins: Pins
+): FileState {
+  const path = localFilePath(model, file, modelDir)
+  const expected = expectedDigest(model, file, pins)
+  const known = expected === undefined ? {} : { expected }
+
+  if (!existsSync(path)) return { path, status: 'missing', reason: 'not found', ...known }
+  if (expected === undefined) {
+    const reason = 'present but never verified; pull it to pin its sha256'
+    return { path, status: 'unverified', reason }
+  }
+  const sizeBytes = statSync(path).size
+  if (sizeBytes !== expected.sizeBytes) {
+    const reason = `size is ${sizeBytes} bytes, expected ${expected.sizeBytes}`
+    return { path, status: 'size-mismatch', reason, expected }
+  }
+  return { path, status: 'present', expected }
+}
+
 interface FileCheck {
   readonly path: string
   readonly sha256?: string
@@ -162,17 +196,11 @@ interface FileCheck {
 }
 
 function checkFile(model: ModelEntry, file: ModelFile, modelDir: string, pins: Pins): FileCheck {
-  const path = localFilePath(model, file, modelDir)
-  const expected = expectedDigest(model, file, pins)
-  const fail = (reason: string): FileCheck => ({ path, missing: { model: model.id, path, reason } })
+  const state = checkModelFile(model, file, modelDir, pins)
+  if (state.status === 'present') return { path: state.path, sha256: state.expected?.sha256 ?? '' }
 
-  if (!existsSync(path)) return fail('not found')
-  if (expected === undefined) return fail('present but never verified; pull it to pin its sha256')
-  const sizeBytes = statSync(path).size
-  if (sizeBytes !== expected.sizeBytes) {
-    return fail(`size is ${sizeBytes} bytes, expected ${expected.sizeBytes}`)
-  }
-  return { path, sha256: expected.sha256 }
+  const reason = state.reason ?? state.status
+  return { path: state.path, missing: { model: model.id, path: state.path, reason } }
 }
 
 function toResolvedModel(model: ModelEntry, checks: readonly FileCheck[]): ResolvedModel {
