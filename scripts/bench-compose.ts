@@ -12,6 +12,11 @@
  * the same process on the same mask: the same distance transforms over the full frame instead
  * of the entity's box, and sharp's own dilate + Gaussian blur over the full frame. On a machine
  * shared with other work, wall times vary from run to run; CPU times vary less.
+ *
+ * Contents, in order: timing helpers (percentile, summarize, timeStage), synthetic inputs,
+ * one measured run (measureComposeRun), the baselines, the whole benchmark (runComposeBench),
+ * the text report, and the command-line entry point. The full edit benchmark imports the
+ * timing helpers and measureComposeRun.
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
