@@ -102,7 +102,7 @@ export interface ComposeBenchReport {
   readonly peakRssBytes: number
 }
 
-/** Returns the nearest-rank percentile (p in [0, 100]) of ascending samples. */
+/** Computes the nearest-rank percentile (p in [0, 100]) of ascending samples. */
 export function percentile(sortedMs: readonly number[], p: number): number {
   if (sortedMs.length === 0) throw new RangeError('percentile of an empty sample')
   const rank = Math.max(1, Math.ceil((p / 100) * sortedMs.length))
