@@ -17,11 +17,11 @@ import { isIP, type LookupFunction } from 'node:net'
 
 import { isAddressAllowed, type AddressRules } from './address-policy.ts'
 
-/** Why an outbound request failed. */
+/** Kind of outbound request failure. */
 export type OutboundFailure =
   'address-not-allowed' | 'timed-out' | 'too-large' | 'network' | 'aborted'
 
-/** A failed outbound request; `failure` says which kind. */
+/** A failed outbound request; `failure` gives its kind. */
 export class OutboundError extends Error {
   constructor(
     readonly failure: OutboundFailure,
@@ -129,9 +129,9 @@ function checkedLookup(rules: AddressRules): LookupFunction {
         callback(error, '', 0)
         return
       }
-      const refused = addresses.find((entry) => !isAddressAllowed(entry.address, rules))
-      if (refused !== undefined) {
-        const message = `Host ${hostname} resolves to ${refused.address}, which is not allowed.`
+      const rejected = addresses.find((entry) => !isAddressAllowed(entry.address, rules))
+      if (rejected !== undefined) {
+        const message = `Host ${hostname} resolves to ${rejected.address}, which is not allowed.`
         callback(new OutboundError('address-not-allowed', message), '', 0)
         return
       }

@@ -2,9 +2,9 @@
  * Decides which URLs the runner may contact: input images and masks, output upload URLs and
  * webhooks.
  *
- * A URL passes when it uses https (or http in local mode), carries no credentials, starts with
- * one of the configured trusted prefixes at a path boundary, and, when its host is an IP
- * literal, that address is allowed by `address-policy.ts`. Host names are checked again at
+ * A URL passes when it uses https (or http in local mode), carries no credentials and starts
+ * with one of the configured trusted prefixes at a path boundary. When its host is an IP
+ * literal, `address-policy.ts` must also allow that address. Host names are checked again at
  * connect time, on every address they resolve to (`outbound-request.ts`).
  */
 import { isIP } from 'node:net'
@@ -12,7 +12,7 @@ import { isIP } from 'node:net'
 import { RunnerError } from '../errors.ts'
 import { isAddressAllowed } from './address-policy.ts'
 
-/** Which URLs the runner may contact. */
+/** Rules for the URLs the runner may contact. */
 export interface OutboundPolicy {
   /** Parsed trusted prefixes; a URL must start with one of them. */
   readonly trustedPrefixes: readonly URL[]
@@ -20,7 +20,7 @@ export interface OutboundPolicy {
   readonly local: boolean
 }
 
-/** What a URL is used for; named in error messages. */
+/** Use of a URL, named in error messages. */
 export type UrlPurpose = 'image' | 'mask' | 'output_image_url' | 'output_mask_url' | 'webhook'
 
 /**
@@ -77,26 +77,26 @@ export function matchesTrustedPrefix(url: URL, prefix: URL): boolean {
  *   the reason; the message shows the URL without its query string.
  */
 export function checkOutboundUrl(text: string, policy: OutboundPolicy, purpose: UrlPurpose): URL {
-  if (!URL.canParse(text)) throw refuse(purpose, 'is not a valid absolute URL')
+  if (!URL.canParse(text)) throw notAllowed(purpose, 'is not a valid absolute URL')
   const url = new URL(text)
 
   const allowedSchemes = policy.local ? ['https:', 'http:'] : ['https:']
   if (!allowedSchemes.includes(url.protocol)) {
-    throw refuse(
+    throw notAllowed(
       purpose,
       `uses ${url.protocol.replace(':', '')}; use ${allowedSchemes.join(' or ')}`,
       url
     )
   }
   if (url.username !== '' || url.password !== '') {
-    throw refuse(purpose, 'contains credentials', url)
+    throw notAllowed(purpose, 'contains credentials', url)
   }
   if (!policy.trustedPrefixes.some((prefix) => matchesTrustedPrefix(url, prefix))) {
-    throw refuse(purpose, 'is outside the prefixes this runner trusts', url)
+    throw notAllowed(purpose, 'is outside the prefixes this runner trusts', url)
   }
   const host = url.hostname.replace(/^\[|\]$/g, '')
   if (isIP(host) !== 0 && !isAddressAllowed(host, { allowLoopback: policy.local })) {
-    throw refuse(purpose, 'points at an address the runner must not contact', url)
+    throw notAllowed(purpose, 'points at an address the runner must not contact', url)
   }
   return url
 }
@@ -110,10 +110,10 @@ export function redactUrl(url: string | URL): string {
   return parsed.origin + parsed.pathname
 }
 
-function refuse(purpose: UrlPurpose, reason: string, url?: URL): RunnerError {
-  const shown = url === undefined ? '' : ` (${redactUrl(url)})`
+function notAllowed(purpose: UrlPurpose, reason: string, url?: URL): RunnerError {
+  const location = url === undefined ? '' : ` (${redactUrl(url)})`
 
-  return new RunnerError('url-not-allowed', `The ${purpose} URL${shown} ${reason}.`, {
+  return new RunnerError('url-not-allowed', `The ${purpose} URL${location} ${reason}.`, {
     details: { field: purpose },
   })
 }

@@ -99,7 +99,8 @@ const preferParameter = {
   name: 'Prefer',
   in: 'header',
   required: false,
-  description: '`respond-async` answers 202 at once and reports progress through the webhook.',
+  description:
+    'With `respond-async` the runner returns 202 at once and sends progress to the webhook.',
   schema: { type: 'string' },
 }
 

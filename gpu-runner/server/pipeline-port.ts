@@ -1,6 +1,6 @@
 /**
- * The part of the edit pipeline that the HTTP service uses. `EditPipeline` from
- * `pipeline/run-edit.ts` satisfies it; the service takes it as a parameter, so the HTTP layer
+ * The part of the edit pipeline that the HTTP service uses; `EditPipeline` from
+ * `pipeline/run-edit.ts` satisfies it. The service takes it as a parameter, so the HTTP layer
  * never imports model code and its tests can inject faults the real pipeline cannot produce.
  */
 import type { EditPipelineRequest, EditPipelineResult } from '../pipeline/types.ts'

@@ -16,7 +16,7 @@ import type { EntityCandidate } from '../pipeline/types.ts'
 import type { ParsedPredictionRequest } from './prediction-input.ts'
 import type { WebhookSender } from './webhooks.ts'
 
-/** Why a prediction failed, in the terms of the public problem types. */
+/** Cause of a failed prediction, in the terms of the public problem types. */
 export interface PredictionFailure {
   readonly slug: ProblemSlug
   readonly detail: string
@@ -24,7 +24,7 @@ export interface PredictionFailure {
   readonly candidates?: readonly EntityCandidate[]
 }
 
-/** What stopped a running prediction from outside: a cancel request or its time limit. */
+/** Source of an outside stop of a running prediction: a cancel request or its time limit. */
 export type Interruption = 'canceled' | 'timed-out'
 
 /** Lines kept in `logs`; older lines are dropped first. */
@@ -97,6 +97,7 @@ export class PredictionRecord {
   /** Moves to a terminal status, sends `completed` and releases waiting requests. */
   finish(status: 'succeeded' | 'failed' | 'canceled', at: Date, failure?: PredictionFailure): void {
     if (this.isTerminal) return
+    this.webhook?.flushPending()
     this.status = status
     this.completedAt = at
     this.failure = failure
@@ -148,8 +149,9 @@ export function toWireCandidate(
 }
 
 /**
- * The input as echoed in responses and webhooks: data URIs are shortened to their type and size
- * and URLs lose their query strings, so the runner never repeats image bytes or signatures.
+ * Returns the input as echoed in responses and webhooks. Data URIs are shortened to their type
+ * and size and URLs lose their query strings, so the runner never repeats image bytes or
+ * signatures.
  */
 function echoInput(input: ParsedPredictionRequest['input']): Record<string, unknown> {
   const echoed: Record<string, unknown> = { ...input }

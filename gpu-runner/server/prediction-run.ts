@@ -2,8 +2,8 @@
  * Runs one prediction inside its queue slot: fetch inputs, run the pipeline, deliver outputs.
  *
  * A cancel request or the time limit aborts the prediction's AbortController. The pipeline
- * stops between denoising steps when it sees the signal; the prediction does not wait for that,
- * it becomes terminal at once. The queue slot stays taken until the pipeline has really
+ * stops at the next denoising step once the signal is aborted. The prediction becomes terminal
+ * at once instead of waiting for that. The queue slot stays taken until the pipeline has really
  * returned, so a run that ignores its signal can never overlap the next run on the same device.
  */
 import { RunnerError } from '../errors.ts'
@@ -20,7 +20,7 @@ import {
 import { contentTypeOf, toDataUri, UploadError, uploadOutput } from './uploads.ts'
 import type { PredictionOutput } from '../../shared/schemas/prediction.ts'
 
-/** What a run needs besides its record. */
+/** Dependencies of a run besides its record. */
 export interface RunDependencies {
   readonly pipeline: RunnerPipeline
   readonly policy: OutboundPolicy

@@ -1,5 +1,5 @@
 /**
- * The prediction service: creates predictions, keeps them by id, cancels them and forgets old
+ * The prediction service: creates predictions, keeps them by id, cancels them and drops old
  * ones.
  *
  * Idempotency: a PUT with an id the runner still holds returns that prediction and starts
@@ -86,7 +86,7 @@ export class PredictionService {
     return { record, created: true }
   }
 
-  /** Returns the prediction with `id`, if the runner still holds it. */
+  /** Returns the prediction with `id`, if the runner still keeps it. */
   find(id: string): PredictionRecord | undefined {
     return this.#records.get(id)
   }

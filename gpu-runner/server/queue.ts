@@ -115,7 +115,7 @@ export class PredictionQueue {
 
   async #run(task: WaitingTask): Promise<void> {
     // The slot is taken now, but the task starts on a later tick, so the caller that submitted
-    // it can still answer with the prediction in status `starting`, as Cog's 202 does.
+    // it can still return the prediction in status `starting`, as Cog's 202 response does.
     await new Promise((resolve) => setImmediate(resolve))
     const startedMs = performance.now()
     try {

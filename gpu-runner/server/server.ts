@@ -1,6 +1,6 @@
 /**
  * The runner's HTTP contract (Cog's prediction API) as a Hono app. Handlers parse, call the
- * prediction service and shape the answer; no model code is reachable from here except through
+ * prediction service and shape the response; no model code is reachable from here except through
  * the injected pipeline.
  *
  * Routes: `GET /`, `GET /health-check`, `GET /openapi.json`, `POST /predictions`,

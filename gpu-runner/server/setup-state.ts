@@ -1,6 +1,6 @@
 /**
  * Start-up of the runner: loading the pipeline and the `setup` member of Cog's health check.
- * The HTTP server listens before loading starts, so a host's health probe sees STARTING instead
+ * The HTTP server listens before loading starts, so a host's health probe gets STARTING instead
  * of a refused connection, and SETUP_FAILED with the reason when loading fails.
  */
 import { log } from '../log.ts'

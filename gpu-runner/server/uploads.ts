@@ -2,8 +2,8 @@
  * Delivers a prediction's output files: a PUT to the caller's signed URL, or a data URI.
  *
  * An upload starts only once the whole file is encoded in memory and is sent with its
- * Content-Length, so the blob store either receives the complete object or rejects the request;
- * a run that fails or is killed before this point uploads nothing.
+ * Content-Length, so the blob store either receives the complete object or rejects the request.
+ * A run that fails or is killed before this point uploads nothing.
  */
 import { OutboundError, sendOutbound } from '../fetch/outbound-request.ts'
 import {
@@ -31,7 +31,7 @@ const UPLOAD_MAX_RESPONSE_BYTES = 64 * 1024
  * PUTs `bytes` to the signed URL `url` and returns the URL without its query string (the object's
  * address without the write signature).
  *
- * @throws UploadError on a non-2xx answer (retryable for 5xx), a timeout or a network failure.
+ * @throws UploadError on a non-2xx response (retryable for 5xx), a timeout or a network failure.
  *   Redirects count as failures: a signed PUT URL names one object and is not forwarded.
  */
 export async function uploadOutput(options: {

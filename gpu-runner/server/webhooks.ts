@@ -1,11 +1,12 @@
 /**
  * Webhook delivery for one prediction, following Cog's event rules.
  *
- * - `start` and `completed` are sent at once; `output` and `logs` at most once per throttle
- *   interval (500 ms in Cog), later ones coalesced into one request that carries the newest
- *   state.
- * - Requests go out one at a time, in event order, so a receiver never sees an older state
- *   after a newer one. `completed` supersedes any coalesced request still waiting.
+ * - `start` and `completed` are sent at once. `output` and `logs` are sent at most once per
+ *   throttle interval (500 ms in Cog), and later ones are coalesced into one request that
+ *   carries the newest state.
+ * - Requests go out one at a time, in event order, so a receiver never gets an older state
+ *   after a newer one. A coalesced request still waiting when `completed` arrives is sent
+ *   first, so throttling delays events but never drops one that passed the filter.
  * - Only events in the prediction's `webhook_events_filter` are sent (all when it is absent).
  * - A failed `completed` is retried with backoff, because it is the event a caller cannot
  *   infer; failures of the others are logged and dropped.
@@ -25,7 +26,7 @@ const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
 /** Delays before the second and third attempt of a `completed` request. */
 const COMPLETED_RETRY_DELAYS_MS = [500, 2_000] as const
 
-/** Where and what to send for one prediction. */
+/** Destination and event filter of one prediction's webhook. */
 export interface WebhookTarget {
   /** Already checked against the outbound policy. */
   readonly url: URL
@@ -42,6 +43,7 @@ export class WebhookSender {
   #lastThrottledMs = -Infinity
   #pendingTimer: NodeJS.Timeout | undefined
   #pendingSnapshot: (() => unknown) | undefined
+  #pendingEvent: WebhookEvent = 'logs'
   #completed = false
 
   constructor(options: {
@@ -57,48 +59,52 @@ export class WebhookSender {
   }
 
   /**
-   * Records that `event` happened; `snapshot` builds the request body (the prediction state)
-   * when the request is queued, which for a coalesced event is when its interval ends.
+   * Records that `event` happened. `snapshot` builds the request body (the prediction state)
+   * when the request is queued; for a coalesced event that is when its interval ends.
    */
   notify(event: WebhookEvent, snapshot: () => unknown): void {
     if (this.#completed) return
-    if (event === 'completed') this.#completed = true
+    if (event === 'completed') {
+      this.#completed = true
+      this.flushPending()
+    }
     if (event === 'completed' || event === 'start') {
-      this.#cancelPending()
       if (this.#target.events.has(event)) this.#enqueue(event, snapshot())
       return
     }
     if (!this.#target.events.has(event)) return
 
+    // A coalesced request is labelled `output` when an output is among the events it carries.
+    if (this.#pendingSnapshot === undefined || event === 'output') this.#pendingEvent = event
     this.#pendingSnapshot = snapshot
     if (this.#pendingTimer !== undefined) return
     const waitMs = Math.max(0, this.#lastThrottledMs + this.#throttleMs - performance.now())
     if (waitMs === 0) {
-      this.#flushPending(event)
+      this.flushPending()
       return
     }
-    this.#pendingTimer = setTimeout(() => this.#flushPending(event), waitMs)
+    this.#pendingTimer = setTimeout(() => this.flushPending(), waitMs)
   }
 
-  /** Resolves when every queued request has been sent or has failed. */
-  async drain(): Promise<void> {
-    await this.#chain
-  }
-
-  #flushPending(event: WebhookEvent): void {
+  /**
+   * Queues a coalesced `output`/`logs` request now instead of at the end of its interval. The
+   * prediction record calls it before moving to a terminal status, so that request still
+   * carries the last non-terminal state.
+   */
+  flushPending(): void {
     const snapshot = this.#pendingSnapshot
+    clearTimeout(this.#pendingTimer)
     this.#pendingTimer = undefined
     this.#pendingSnapshot = undefined
     if (snapshot === undefined) return
 
     this.#lastThrottledMs = performance.now()
-    this.#enqueue(event, snapshot())
+    this.#enqueue(this.#pendingEvent, snapshot())
   }
 
-  #cancelPending(): void {
-    clearTimeout(this.#pendingTimer)
-    this.#pendingTimer = undefined
-    this.#pendingSnapshot = undefined
+  /** Resolves when every queued request has been sent or has failed. */
+  async drain(): Promise<void> {
+    await this.#chain
   }
 
   #enqueue(event: WebhookEvent, body: unknown): void {
@@ -127,7 +133,7 @@ export class WebhookSender {
     }
   }
 
-  /** Posts one body; returns a failure reason, or undefined on a 2xx answer. */
+  /** Posts one body; returns a failure reason, or undefined on a 2xx response. */
   async #post(payload: Uint8Array): Promise<string | undefined> {
     try {
       const response = await sendOutbound({

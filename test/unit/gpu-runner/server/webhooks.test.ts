@@ -54,7 +54,7 @@ describe('WebhookSender', () => {
     expect(receiver.received.map((hook) => hook.body.seq)).toEqual([1, 10, 11])
   })
 
-  it('drops pending logs at completion', async () => {
+  it('flushes pending logs before completion', async () => {
     const { sender, receiver } = await makeSender(['logs', 'completed'])
 
     sender.notify('logs', () => ({ seq: 1, status: 'processing' }))
@@ -63,7 +63,7 @@ describe('WebhookSender', () => {
     await sender.drain()
     await new Promise((resolve) => setTimeout(resolve, THROTTLE_MS * 2))
 
-    expect(receiver.received.map((hook) => hook.body.seq)).toEqual([1, 3])
+    expect(receiver.received.map((hook) => hook.body.seq)).toEqual([1, 2, 3])
   })
 
   it('sends only filtered events', async () => {
