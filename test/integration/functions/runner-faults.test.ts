@@ -278,12 +278,15 @@ describe('caller webhook', () => {
     expect(check.ok).toBe(true)
   })
 
-  it('rejects a webhook_url on a private address', async () => {
-    const res = await postEdit(worker, key, { body: { webhook_url: 'http://10.0.0.1/hook' } })
+  it('rejects a webhook_url with credentials', async () => {
+    // Address classes are tested on the classifier alone; this only shows the route applies it.
+    const res = await postEdit(worker, key, {
+      body: { webhook_url: 'http://user:pw@127.0.0.1:9/h' },
+    })
 
     expect(res.status).toBe(400)
     expect((await readProblem(res)).detail).toBe(
-      'webhook_url is not allowed: the scheme http is not allowed; use https.'
+      'webhook_url is not allowed: URLs with credentials are not allowed.'
     )
   })
 })
