@@ -63,6 +63,8 @@ export async function prepareInpaintInputs(
   }
 
   const { box, modelWidth: width, modelHeight: height } = window
+  // NOTE: libvips' Lanczos-3 and Pillow's LANCZOS weigh edge pixels slightly differently, so a
+  // few mask pixels whose resized value sits near 128 can binarise unlike the reference.
   const [imageWindow, maskWindow] = await Promise.all([
     cropResizeRgb(image, box, { width, height }),
     cropResizeGray(grown, box, { width, height }),
