@@ -125,7 +125,7 @@ describe('semani mask and edit', () => {
   it(
     'rejects a text file named like a photo',
     async () => {
-      const fake = join(folder, 'fake.jpg').png().toFile(join(folder, 'real.png'))
+      const fake = join(folder, 'fake.jpg')
       await writeFile(fake, 'not an image')
 
       const { code, stderr } = await semani(['mask', '--image', fake, '--entity', 'dog'])
