@@ -77,7 +77,8 @@ export interface ModelContract {
 const FLOAT: readonly TensorDtype[] = ['float32', 'float16']
 const FLOAT32: readonly TensorDtype[] = ['float32']
 const TOKEN_IDS: readonly TensorDtype[] = ['int64', 'int32']
-// The diffusers export traces the timestep as int64; fp16 exports often take float16 or float32.
+// The diffusers export traces the timestep as int64. fp16 exports may take float16 or float32
+// (the Unpaint model format documents a float16 timestep).
 const TIMESTEP: readonly TensorDtype[] = ['int64', 'int32', 'float32', 'float16']
 
 function spec(name: string, dtypes: readonly TensorDtype[], dims?: readonly DimSpec[]): TensorSpec {

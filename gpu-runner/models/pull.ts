@@ -3,10 +3,13 @@
  * install or image build time (`semani models pull`), never while serving requests.
  *
  * Files pinned in the manifest are verified against their sha256 before they replace anything.
- * Files the manifest could not pin (`pin: "first-pull"`) are refused unless the caller trusts
- * the first download; their measured digest then goes to `<modelDir>/pins.json`, and later
- * pulls and loads hold the file to it. When a host cannot be reached the pull stops the other
- * downloads and reports every file still missing, pointing to the tiny profile.
+ * Files the manifest could not pin (`pin: "first-pull"`) are rejected unless the caller trusts
+ * the first download. Their measured digest then goes to `<modelDir>/pins.json`, and later
+ * pulls and loads check the file against it. When a host cannot be reached, the pull stops
+ * the other downloads and reports every file still missing, pointing to the tiny profile.
+ *
+ * Layout: options and events, `pullModels` with its steps, then the helpers for verification,
+ * URL rewriting, pins.json writes, the download pool and the final error.
  */
 import { existsSync } from 'node:fs'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
@@ -40,7 +43,7 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
 /** Wait for the next chunk of a body before the transfer counts as interrupted. */
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000
 
-/** Why a pull failed, as a stable code. */
+/** Failure reason of a pull, as a stable code. */
 export type PullFailure = DownloadFailure | 'unpinned' | 'unknown-model'
 
 /** A failed pull; `missing` lists the local paths that are still not usable. */
@@ -112,9 +115,9 @@ interface PullTask {
 /**
  * Makes every file of the chosen models present and verified in the model folder.
  *
- * @throws PullError `unpinned` (before any download) for unpinned files without trust on first
- *   use; `unreachable`, `interrupted`, `http-status`, `size` or `checksum` naming the files that
- *   failed and every file still missing.
+ * @throws PullError `unpinned` before any download when unpinned files lack trust on first
+ *   use. Otherwise `unreachable`, `interrupted`, `http-status`, `size` or `checksum`, naming the
+ *   files that failed and every file still missing.
  */
 export async function pullModels(
   options: PullOptions

@@ -161,7 +161,7 @@ export interface FileState {
   readonly status: 'present' | 'missing' | 'unverified' | 'size-mismatch'
   /** Digest and size the file must have, when known. */
   readonly expected?: { readonly sha256: string; readonly sizeBytes: number }
-  /** Why the file is not usable; absent when present. */
+  /** Reason the file is not usable; absent when present. */
   readonly reason?: string
 }
 

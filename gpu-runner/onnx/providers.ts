@@ -11,7 +11,7 @@ import type { LogLevel } from '../../shared/logger.ts'
 
 export const EXECUTION_PROVIDER_CHOICES = ['auto', 'cuda', 'cpu'] as const
 
-/** What the operator asks for: a provider, or `auto` to use CUDA when it is installed. */
+/** Execution provider requested by the operator: one provider, or `auto` for CUDA when installed. */
 export type ExecutionProviderChoice = (typeof EXECUTION_PROVIDER_CHOICES)[number]
 
 /** An execution provider a session can run on, in onnxruntime-node's spelling. */

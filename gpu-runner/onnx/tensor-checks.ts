@@ -10,7 +10,7 @@ import type { DimSpec, TensorDtype, TensorSpec } from '../models/contracts.ts'
 /** A dim as ONNX Runtime's metadata reports it: fixed size or symbolic name. */
 export type MetadataDim = number | string
 
-/** What a model file declares for one tensor. */
+/** Declaration of one tensor in a model file. */
 export interface DeclaredTensor {
   readonly name: string
   readonly isTensor: boolean

@@ -54,7 +54,7 @@ export function buildClipImageTiny(): Uint8Array {
  * Builds clip-text-tiny: input_ids int64 [B,77] → text_embeds [B,32].
  *
  * Token vectors are averaged over the positions up to and including the first end token
- * (the largest id, 49407, which ArgMax finds first), as CLIP pools at the end token; ids after
+ * (the largest id, 49407, which ArgMax finds first), as CLIP pools at the end token. Ids after
  * it do not change the result, whatever the padding id.
  */
 export function buildClipTextTiny(): Uint8Array {

@@ -37,7 +37,7 @@ export const TINY_SCHEDULER = {
 /** Bound of the tiny UNet's output. */
 export const TINY_UNET_OUTPUT_BOUND = 8
 
-/** Scale of the tiny VAE: latents of an image in [-1, 1] span about ±4·√3. */
+/** Scale of the tiny VAE: latents of an image in [-1, 1] stay within ±6 (4 · 3 · 0.5). */
 const VAE_SCALE = 4
 
 /**
@@ -74,7 +74,7 @@ export function noiseTables(): { signal: Float64Array; noise: Float64Array } {
 /**
  * Builds sd-text-encoder-tiny: input_ids int32 [B,77] → last_hidden_state float32 [B,77,32].
  *
- * Each position holds tanh(W · mean of (token vector + position vector) over positions 0..i),
+ * Each position is tanh(W · mean of (token vector + position vector) over positions 0..i),
  * so like CLIP's causal attention a state never depends on later tokens.
  */
 export function buildSdTextEncoderTiny(): Uint8Array {

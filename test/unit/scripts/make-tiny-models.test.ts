@@ -71,7 +71,8 @@ describe('make-tiny-models', () => {
   it('matches the manifest scheduler', () => {
     const unet = manifest.models.find((model) => model.id === 'sd-unet-inpaint-tiny')
 
-    expect(unet?.role === 'sd-unet-inpaint' && unet.config.scheduler).toMatchObject(TINY_SCHEDULER)
+    expect(unet?.role).toBe('sd-unet-inpaint')
+    expect(unet?.config).toMatchObject({ scheduler: TINY_SCHEDULER })
   })
 })
 
@@ -135,7 +136,7 @@ describe('sd-text-encoder-tiny', () => {
     await session.release()
 
     const row = 77 * 32
-    // Positions 0–2 see the same tokens; position 3 holds the differing word.
+    // Positions 0–2 see the same tokens, and position 3 is the differing word.
     expect(outputs.last_hidden_state?.dims).toEqual([2, 77, 32])
     expect(maxAbsDifference(states.subarray(0, 3 * 32), states.subarray(row, row + 3 * 32))).toBe(0)
     expect(

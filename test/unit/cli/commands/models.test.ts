@@ -15,7 +15,7 @@ import { loadManifest } from '../../../../gpu-runner/models/manifest.ts'
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const manifest = loadManifest()
 
-/** Runs `semani` without blocking, so the test's own server can answer it. */
+/** Runs `semani` without blocking, so the test's own server can respond to it. */
 function runSemani(
   args: readonly string[],
   env: Record<string, string> = {}
@@ -26,7 +26,8 @@ function runSemani(
       ['bin/semani.js', ...args],
       { cwd: REPOSITORY_ROOT, encoding: 'utf8', env: { ...process.env, ...env } },
       (error, stdout, stderr) => {
-        const status = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        let status = 0
+        if (error !== null) status = typeof error.code === 'number' ? error.code : -1
         resolve({ status, stdout, stderr })
       }
     )

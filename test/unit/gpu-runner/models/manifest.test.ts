@@ -35,7 +35,7 @@ afterEach(() => {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-/** The repository manifest as plain JSON, for tests that break one rule. */
+/** Reads the repository manifest as plain JSON, for tests that break one rule. */
 function rawManifest(): { models: Array<Record<string, unknown>> } & Record<string, unknown> {
   return JSON.parse(readFileSync(DEFAULT_MANIFEST_PATH, 'utf8')) as {
     models: Array<Record<string, unknown>>

@@ -25,7 +25,7 @@ import {
 } from '../../../../gpu-runner/models/pull.ts'
 import { PINS_FILE, resolveModelDir } from '../../../../gpu-runner/models/registry.ts'
 
-/** How the test server answers one path. */
+/** Response of the test server for one path. */
 interface Route {
   body: Buffer
   status?: number
@@ -144,7 +144,7 @@ interface TestFile {
   pinned?: Buffer
 }
 
-/** A manifest of profile-less text-encoder models, one file each. */
+/** Builds a manifest of profile-less text-encoder models, one file each. */
 function testManifest(files: readonly TestFile[]): Manifest {
   return ManifestSchema.parse({
     schemaVersion: 1,

@@ -12,6 +12,7 @@ import {
   parseExecutionProviderChoice,
   planProviders,
 } from '../../../../gpu-runner/onnx/providers.ts'
+import type * as SessionsModule from '../../../../gpu-runner/onnx/sessions.ts'
 
 // `listSupportedBackends()` of onnxruntime-node 1.31.1 for linux/x64, recorded on the
 // development machine.
@@ -118,9 +119,7 @@ describe('createModelSession providers', () => {
     vi.resetModules()
   })
 
-  async function freshSessions(): Promise<
-    typeof import('../../../../gpu-runner/onnx/sessions.ts')
-  > {
+  async function freshSessions(): Promise<typeof SessionsModule> {
     vi.resetModules()
     return import('../../../../gpu-runner/onnx/sessions.ts')
   }

@@ -35,9 +35,9 @@ async function loadError(options: Omit<CreateModelSessionOptions, 'provider'>): 
 }
 
 /**
- * A SAM-encoder-shaped graph: average pool to 64×64, then a 1×1 convolution whose output
- * channel o has weight (o + 1) / 3 on each of the 3 input channels, so an input of ones
- * gives o + 1 in every cell of channel o.
+ * Builds a SAM-encoder-shaped graph: average pool to 64×64, then a 1×1 convolution.
+ * Output channel o has weight (o + 1) / 3 on each of the 3 input channels, so an input of
+ * ones gives o + 1 in every cell of channel o.
  */
 function buildSamLikeEncoder(options: {
   inputName: string
@@ -58,7 +58,7 @@ function buildSamLikeEncoder(options: {
   return g.encode({ docString: 'test', metadata: {} })
 }
 
-/** A text-encoder-shaped graph with a configurable id type and an optional extra input. */
+/** Builds a text-encoder-shaped graph with a chosen id type and an optional extra input. */
 function buildTextLike(options: {
   idsType: 'float32' | 'int64'
   extraInput?: boolean
@@ -233,7 +233,7 @@ describe('createModelSession', () => {
     expect(session.inputs.input?.name).toBe('input_image')
     expect(Object.keys(outputs)).toEqual(['output'])
     expect(outputs.output?.dims).toEqual([1, 256, 64, 64])
-    // Channel o holds o + 1 (see buildSamLikeEncoder).
+    // Channel o is o + 1 everywhere (see buildSamLikeEncoder).
     expect(embedding[0]).toBeCloseTo(1, 5)
     expect(embedding[255 * 64 * 64]).toBeCloseTo(256, 3)
   })
@@ -403,7 +403,9 @@ describe('makeTensor', () => {
   })
 
   it('builds int64 and int32 token ids', () => {
-    const ids = Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i === 1 ? 49407 : 0))
+    const ids = new Array<number>(77).fill(0)
+    ids[0] = 49406
+    ids[1] = 49407
     const int64 = makeTensor(clipText, 'input_ids', ids, [1, 77])
     const int32 = makeTensor(textEncoder, 'input_ids', ids, [1, 77])
 
