@@ -15,11 +15,16 @@
  * instead of reusing a mask chosen by the old models.
  * NOTE: a lookup between a model update and the first prediction that reports the new
  * revisions still uses the old revisions' masks.
- * NOTE: revisions of models whose id starts with `sd` (Stable Diffusion roles) are left out,
- * because inpainting does not change which entity is selected.
+ * Revisions of models whose id starts with `sd` and a separator, optionally after a version
+ * (`sd-unet-inpaint-tiny`, `sd15-inpaint-unet`: the Stable Diffusion models of the manifest), are
+ * left out, because inpainting does not change which entity is selected. Any other id counts, so
+ * an unknown model can only cause extra misses, never a stale hit.
  */
 import type { EditSettings, EditStep } from '../../shared/schemas/edit-settings.ts'
+import type { PredictionOutput } from '../../shared/schemas/prediction.ts'
 import { sha256Hex } from '../../shared/signing.ts'
+
+type EntityCandidate = PredictionOutput['selected'][number]
 
 const KV_PREFIX = 'mask/v1/'
 const REVISIONS_KEY = 'runner/model-revisions'
@@ -61,11 +66,11 @@ export async function maskCacheBase(options: {
   return sha256Hex(JSON.stringify([imageSha256, entity, settings.multiple, settings.threshold]))
 }
 
-/** Keeps the revisions of the models that decide the mask: all but the `sd` roles. */
+/** Keeps the revisions of the models that decide the mask: all but the Stable Diffusion ones. */
 export function selectMaskModelRevisions(
   revisions: Readonly<Record<string, string>>
 ): Record<string, string> {
-  const entries = Object.entries(revisions).filter(([modelId]) => !/^sd([-_]|$)/i.test(modelId))
+  const entries = Object.entries(revisions).filter(([modelId]) => !/^sd\d*[-_]/i.test(modelId))
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)))
 }
 
@@ -74,10 +79,12 @@ async function fullKey(base: string, revisions: Readonly<Record<string, string>>
   return `${KV_PREFIX}${base}/${digest}`
 }
 
-/** A cached mask. */
+/** A cached mask and the scores of the edit that chose it. */
 export interface CachedMask {
   readonly maskKey: string
   readonly editId: string
+  readonly selected?: readonly EntityCandidate[]
+  readonly candidates?: readonly EntityCandidate[]
 }
 
 /**

@@ -12,7 +12,7 @@ import { writeBlob } from '../storage/blob-store.ts'
 import type { ServiceContext } from './context.ts'
 import { editPath } from './edit-view.ts'
 import { completeEdit, finishEditWithProblem, recordAttemptError, type EditRecord } from './jobs.ts'
-import { rememberModelRevisions, storeMask } from './mask-cache.ts'
+import { lookupMask, rememberModelRevisions, storeMask } from './mask-cache.ts'
 
 /** A failure reported by a runner, in the prediction contract's structured form. */
 export interface RunnerFailure {
@@ -86,7 +86,13 @@ async function settleSuccess(
   }
 
   const { image: _image, mask: _mask, ...rest } = output
-  const result = { imageKey, maskKey, output: rest, ...runnerDuration(prediction) }
+  const scores = await cachedScores(ctx, { edit, output })
+  const result = {
+    imageKey,
+    maskKey,
+    output: { ...rest, ...scores },
+    ...runnerDuration(prediction),
+  }
   const transitioned = await completeEdit(ctx.env.DB, {
     id: edit.id,
     attempt,
@@ -213,9 +219,27 @@ async function rememberMask(
     kv: ctx.env.MASK_CACHE,
     base: edit.maskCacheKey,
     revisions: output.model_revisions,
-    mask: { maskKey, editId: edit.id },
+    mask: { maskKey, editId: edit.id, selected: output.selected, candidates: output.candidates },
   })
   ctx.log.info('mask_cache.stored', { editId: edit.id })
+}
+
+// A runner that reuses a cached mask scores nothing; the edit shows the scores of the edit that
+// chose the mask instead.
+async function cachedScores(
+  ctx: ServiceContext,
+  options: { edit: EditRecord; output: PredictionOutput }
+): Promise<Pick<PredictionOutput, 'selected' | 'candidates'> | undefined> {
+  const { edit, output } = options
+  if (!output.mask_from_cache || !edit.maskCacheKey) return undefined
+
+  const cached = await lookupMask({
+    kv: ctx.env.MASK_CACHE,
+    bucket: ctx.env.BLOBS,
+    base: edit.maskCacheKey,
+  })
+  if (!cached?.selected || !cached.candidates) return undefined
+  return { selected: [...cached.selected], candidates: [...cached.candidates] }
 }
 
 async function queueNotification(ctx: ServiceContext, edit: EditRecord): Promise<void> {

