@@ -197,14 +197,23 @@ function describeFailure(record: PredictionRecord, error: unknown): PredictionFa
   }
 }
 
-function raceInterruption<T>(record: PredictionRecord, work: Promise<T>): Promise<T> {
+// Rejects as soon as the prediction is interrupted. The abort listener is removed afterwards:
+// left on the signal of a kept record, it would keep the settled race, and with it the
+// pipeline's output bytes, reachable until the record is dropped.
+async function raceInterruption<T>(record: PredictionRecord, work: Promise<T>): Promise<T> {
   const { signal } = record.controller
+  let onAbort: (() => void) | undefined
   const interrupted = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason)
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
   })
 
-  return Promise.race([work, interrupted])
+  try {
+    return await Promise.race([work, interrupted])
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort)
+  }
 }
 
 function describeProgress(progress: PipelineProgress): string {
@@ -229,5 +238,18 @@ function logCompletion(
     edits: record.request.edits.length,
     steps: record.request.settings.steps,
     maskFromInput: record.request.input.mask !== undefined,
+    ...memoryFields(),
   })
+}
+
+// Process memory after the prediction, so operators can spot growth across predictions.
+function memoryFields(): Record<string, number> {
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+
+  return {
+    rssBytes: rss,
+    heapUsedBytes: heapUsed,
+    externalBytes: external,
+    arrayBuffersBytes: arrayBuffers,
+  }
 }

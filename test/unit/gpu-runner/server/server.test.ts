@@ -1,3 +1,5 @@
+import { getEventListeners } from 'node:events'
+
 import { describe, expect, it } from 'vitest'
 
 import { problemType, type ProblemBody } from '../../../../shared/problems.ts'
@@ -488,6 +490,28 @@ describe('prediction time limit', () => {
     })
     // The run ignored its signal, so it still holds the slot and nothing else may start on it.
     expect(queue.running).toBe(1)
+  })
+})
+
+describe('finished prediction', () => {
+  it('leaves no abort listeners', async () => {
+    // Listeners left on a kept record's signal once kept every output's bytes reachable.
+    const failing: RunnerPipeline = {
+      profile: 'tiny',
+      modelRevisions: {},
+      run: () => Promise.reject(new RunnerError('out-of-memory', 'Device ran out of memory.')),
+      release: async () => undefined,
+    }
+    const { app, loading, predictions } = await makeRunner({ pipeline: failing })
+    await loading
+
+    const body = await predictionOf(
+      await app.request('/predictions/done-1', put({ input: makeInput() }))
+    )
+    const record = predictions.find('done-1')
+
+    expect(body.status).toBe('failed')
+    expect(getEventListeners(record?.controller.signal as AbortSignal, 'abort')).toHaveLength(0)
   })
 })
 
