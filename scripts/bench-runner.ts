@@ -11,11 +11,18 @@
  * A second phase checks for leaks: the runner's RSS after `--leak-total` predictions must stay
  * within 10% of its RSS after `--leak-warmup` predictions.
  *
+ * By default each request sends a cached entity mask, as the edge does on a mask-cache hit, so
+ * the figures show the service and the diffusion phase; `--full` leaves the mask out and runs
+ * segmentation and alignment too.
+ *
  * Usage: npm run bench:runner -- [--profile tiny] [--requests 20] [--clients 1,4,16] [--steps 4]
  *          [--queue 8] [--leak-warmup 20] [--leak-total 200] [--photo dog-and-owner-with-bowl.jpg]
+ *          [--full]
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+
+import sharp from 'sharp'
 
 import {
   startBlobServer,
@@ -37,6 +44,7 @@ interface Options {
   leakWarmup: number
   leakTotal: number
   photo: string
+  full: boolean
 }
 
 interface RequestOutcome {
@@ -63,9 +71,10 @@ interface PhaseResult {
 async function main(): Promise<void> {
   const options = readOptions()
   const photo = await readFile(new URL(options.photo, PHOTOS_DIR))
-  const entity = await entityOf(options.photo)
+  const { entity, box } = await entityOf(options.photo)
   const blobs = await startBlobServer()
   blobs.seed('/in/photo', new Uint8Array(photo), 'image/jpeg')
+  blobs.seed('/in/mask', await boxMaskPng(photo, box), 'image/png')
   const runner = await startRunnerProcess({
     profile: options.profile,
     trustedPrefixes: [`${blobs.origin}/`],
@@ -80,6 +89,7 @@ async function main(): Promise<void> {
       return JSON.stringify({
         input: {
           image: `${blobs.origin}/in/photo?sig=bench`,
+          ...(options.full ? {} : { mask: `${blobs.origin}/in/mask?sig=bench` }),
           entity,
           prompt: 'a small red robot',
           steps: options.steps,
@@ -96,7 +106,7 @@ async function main(): Promise<void> {
     for (const clients of options.clients) {
       phases.push(await runPhase({ runner, clients, requests: options.requests, makeBody }))
       printPhase(phases.at(-1) as PhaseResult)
-      blobs.objects.clear()
+      dropOutputs(blobs)
     }
 
     const leak = await checkMemoryGrowth({ runner, options, makeBody, blobs })
@@ -124,7 +134,7 @@ async function runPhase(options: {
   let issued = 0
   const startedMs = performance.now()
 
-  // Each client sends its next request as soon as its previous one is answered.
+  // Each client sends its next request as soon as the response to its previous one arrives.
   const worker = async (): Promise<void> => {
     while (issued < requests) {
       issued++
@@ -179,8 +189,12 @@ async function expectSuccess(url: string, body: string, blobs: BlobServer): Prom
   const outcome = await sendPrediction(url, body)
   if (outcome.kind !== 'succeeded')
     throw new Error(`Leak-check prediction ended as ${outcome.kind}`)
-  // Uploaded outputs are dropped, so the blob server's memory does not grow with the count.
-  blobs.objects.clear()
+  dropOutputs(blobs)
+}
+
+// Uploaded outputs are dropped, so the blob server's memory does not grow with the count.
+function dropOutputs(blobs: BlobServer): void {
+  for (const path of blobs.objects.keys()) if (path.startsWith('/out/')) blobs.objects.delete(path)
 }
 
 async function sendPrediction(url: string, body: string): Promise<RequestOutcome> {
@@ -222,20 +236,36 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.max(0, index)] ?? NaN
 }
 
-async function entityOf(photo: string): Promise<string> {
+async function entityOf(photo: string): Promise<{ entity: string; box: number[] }> {
   const cases = JSON.parse(await readFile(new URL('cases.json', PHOTOS_DIR), 'utf8')) as {
     file: string
-    entities: { word: string }[]
+    entities: { word: string; approx_box: number[] }[]
   }[]
-  const entity = cases.find((entry) => entry.file === photo)?.entities[0]?.word
-  if (entity === undefined) throw new Error(`No entity listed for ${photo} in cases.json`)
-  return entity
+  const first = cases.find((entry) => entry.file === photo)?.entities[0]
+  if (first === undefined) throw new Error(`No entity listed for ${photo} in cases.json`)
+  return { entity: first.word, box: first.approx_box }
+}
+
+// A mask of the entity's rough box from cases.json (255 inside, 0 outside), the photo's size.
+async function boxMaskPng(photo: Buffer, box: number[]): Promise<Uint8Array> {
+  const { width = 0, height = 0 } = await sharp(photo).rotate().metadata()
+  const [x0 = 0, y0 = 0, x1 = width, y1 = height] = box
+  const mask = new Uint8Array(width * height)
+  for (let y = y0; y < Math.min(y1, height); y++)
+    mask.fill(255, y * width + x0, y * width + Math.min(x1, width))
+
+  return new Uint8Array(
+    await sharp(mask, { raw: { width, height, channels: 1 } })
+      .png()
+      .toBuffer()
+  )
 }
 
 function printHeader(options: Options, runner: RunnerProcess, photoBytes: number, entity: string) {
   process.stdout.write(
     `runner ${runner.url} profile=${options.profile} queue=${options.queue} steps=${options.steps} ` +
-      `photo=${options.photo} (${photoBytes} bytes) entity="${entity}" requests/phase=${options.requests}\n\n` +
+      `photo=${options.photo} (${photoBytes} bytes) entity="${entity}" ` +
+      `${options.full ? 'full pipeline' : 'cached mask'} requests/phase=${options.requests}\n\n` +
       'clients  ok  failed  rejected  errors  wall_s  pred/s   p50_ms   p95_ms   p99_ms  rss_MiB  peak_MiB\n'
   )
 }
@@ -269,6 +299,7 @@ function readOptions(): Options {
       'leak-warmup': { type: 'string', default: '20' },
       'leak-total': { type: 'string', default: '200' },
       photo: { type: 'string', default: 'dog-and-owner-with-bowl.jpg' },
+      full: { type: 'boolean', default: false },
     },
   })
   const profile = values.profile
@@ -285,6 +316,7 @@ function readOptions(): Options {
     leakWarmup: Number(values['leak-warmup']),
     leakTotal: Number(values['leak-total']),
     photo: values.photo,
+    full: values.full,
   }
 }
 

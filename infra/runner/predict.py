@@ -2,8 +2,8 @@
 
 Replicate drives models through Cog's Python entry point. This predictor starts the Node runner
 (`node bin/semani.js runner`) on a loopback port in `setup`, waits until its health check reports
-READY, and sends every prediction to it with the input image as a data URI. The runner answers
-with data URIs, which become the output files. All model work happens in the Node process; this
+READY, and sends every prediction to it with the input image as a data URI. The runner returns
+data URIs, which become the output files. All model work happens in the Node process; this
 file holds no model code and uses only the Python standard library.
 """
 
@@ -94,8 +94,8 @@ class Predictor(BasePredictor):
         try:
             result = _put_json(f"/predictions/{prediction_id}", body)
         except BaseException:
-            # Cog interrupts a canceled prediction with an exception; pass the cancel on so the
-            # runner stops at its next denoising step, then let Cog see the interruption.
+            # Cog interrupts a canceled prediction with an exception. Passing the cancel on stops
+            # the runner at its next denoising step; re-raising lets Cog record the cancel.
             _post_cancel(prediction_id)
             raise
 
@@ -147,7 +147,7 @@ def _put_json(path: str, body: dict) -> dict:
     except urllib.error.HTTPError as error:
         # Request-level problems (invalid input, queue full) come back as RFC 9457 bodies.
         problem = json.load(error)
-        raise RuntimeError(problem.get("detail", f"The runner answered HTTP {error.code}.")) from error
+        raise RuntimeError(problem.get("detail", f"The runner returned HTTP {error.code}.")) from error
 
 
 def _post_cancel(prediction_id: str) -> None:
