@@ -31,6 +31,32 @@ export function toSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject 
 
 const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` })
 
+// The shared edit settings carry no descriptions of their own; the document adds them here.
+const SETTING_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  negative_prompt: 'What the regenerated region should not show.',
+  seed: 'Seed of the diffusion noise; the same seed and settings give the same result.',
+  steps: 'Denoising steps of the sampler.',
+  guidance_scale: 'Classifier-free guidance scale: how strongly the result follows `prompt`.',
+  scheduler: 'Sampler of the diffusion model.',
+  grow_mask: 'Pixels the entity mask grows by before the edit.',
+  feather: 'Width in pixels of the soft border where the result blends into the photo.',
+  keep_shape: 'Keep the entity’s outline and change its appearance, starting from the original.',
+  strength: 'With keep_shape: how much of the original entity is noised away (0 to 1).',
+  multiple: 'Edit every instance that matches, not only the best one.',
+  threshold: 'With multiple: the similarity an instance needs to count as a match.',
+  output_format: 'Format of the edited image.',
+}
+
+function describeSettings(schema: JsonObject): JsonObject {
+  const properties = { ...(schema.properties as Record<string, JsonObject>) }
+  for (const [name, description] of Object.entries(SETTING_DESCRIPTIONS)) {
+    const property = properties[name]
+    if (property && property.description === undefined)
+      properties[name] = { ...property, description }
+  }
+  return { ...schema, properties }
+}
+
 const RATE_LIMIT_HEADERS = {
   'RateLimit-Policy': {
     description: 'Quota policies of the key (draft-ietf-httpapi-ratelimit-headers-10).',
@@ -227,7 +253,7 @@ const WEBHOOKS = {
 
 /** Builds the OpenAPI 3.1 document. */
 export function buildOpenApiDocument(): JsonObject {
-  const fields = toSchema(EditRequestFieldsSchema, 'input')
+  const fields = describeSettings(toSchema(EditRequestFieldsSchema, 'input'))
   const multipart = {
     ...fields,
     properties: {
@@ -257,7 +283,7 @@ export function buildOpenApiDocument(): JsonObject {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An API key `smn_…`.' },
       },
       schemas: {
-        EditRequest: toSchema(EditJsonRequestSchema, 'input'),
+        EditRequest: describeSettings(toSchema(EditJsonRequestSchema, 'input')),
         EditMultipartRequest: multipart,
         Edit: toSchema(EditJobSchema, 'output'),
         UploadRequest: toSchema(UploadRequestSchema, 'input'),
