@@ -12,7 +12,7 @@
  * within 10% of its RSS after `--leak-warmup` predictions.
  *
  * By default each request sends a cached entity mask, as the edge does on a mask-cache hit, so
- * the figures show the service and the diffusion phase; `--full` leaves the mask out and runs
+ * the figures show the service and the diffusion phase. `--full` leaves the mask out and runs
  * segmentation and alignment too.
  *
  * Usage: npm run bench:runner -- [--profile tiny] [--requests 20] [--clients 1,4,16] [--steps 4]

@@ -5,6 +5,10 @@
  * stops at the next denoising step once the signal is aborted. The prediction becomes terminal
  * at once instead of waiting for that. The queue slot stays taken until the pipeline has really
  * returned, so a run that ignores its signal can never overlap the next run on the same device.
+ *
+ * NOTE: the pipeline checks its signal before each edit and between denoising steps only, so a
+ * cancel or time limit during segmentation frees the slot when alignment ends (about 30 s for
+ * the tiny profile on a busy 2-core CPU).
  */
 import { RunnerError } from '../errors.ts'
 import { fetchImageBytes, type FetchLimits } from '../fetch/fetch-image.ts'

@@ -22,12 +22,12 @@ import {
 
 // These tests cover the HTTP layer without a real prediction. The injected pipeline only ever
 // hangs (a run that has not finished yet) or fails; it never returns an edit result, so nothing
-// here stands in for model output. Real predictions run in the integration tests.
+// here replaces model output. Real predictions run in the integration tests.
 
 const TRUSTED = 'https://blobs.example.test/'
 const TINY_PNG = 'data:image/png;base64,iVBORw0KGgo='
 
-/** A pipeline whose runs never finish by themselves; `ignoreSignal` also ignores aborts. */
+/** Builds a pipeline whose runs never finish by themselves; `ignoreSignal` also ignores aborts. */
 function makeHangingPipeline(options: { ignoreSignal?: boolean } = {}) {
   const calls: EditPipelineRequest[] = []
   const pipeline: RunnerPipeline = {
@@ -111,7 +111,7 @@ async function problemOf(res: Response): Promise<ProblemBody> {
   return (await res.json()) as ProblemBody
 }
 
-// Parsing with the shared schema also checks that every answer fits the contract.
+// Parsing with the shared schema also checks that every response fits the contract.
 async function predictionOf(res: Response): Promise<PredictionResponse> {
   return PredictionResponseSchema.parse(await res.json())
 }
@@ -488,7 +488,7 @@ describe('prediction time limit', () => {
         'The prediction did not finish within 0.1 s; retry with fewer steps or a smaller image.',
       retryable: true,
     })
-    // The run ignored its signal, so it still holds the slot and nothing else may start on it.
+    // The run ignored its signal, so it keeps the slot and nothing else may start on it.
     expect(queue.running).toBe(1)
   })
 })
