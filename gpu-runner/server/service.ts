@@ -20,6 +20,12 @@ import { PredictionQueue } from './queue.ts'
 import { createRunnerApp } from './server.ts'
 import { RunnerSetup } from './setup-state.ts'
 
+/**
+ * Longest wait for queued webhook requests at shutdown: a `completed` request gets 3 attempts
+ * of up to 10 s each with 2.5 s of backoff between them.
+ */
+const WEBHOOK_DRAIN_TIMEOUT_MS = 35_000
+
 /** Defaults of the service options; the command line documents each. */
 export const RUNNER_DEFAULTS = {
   host: '127.0.0.1',
@@ -121,7 +127,7 @@ export async function startRunnerService(options: RunnerServiceOptions): Promise
         waiting: queue.waiting,
         drainTimeoutMs,
       })
-    await settleWithin(predictions.drainWebhooks(), RUNNER_DEFAULTS.uploadTimeoutMs)
+    await settleWithin(predictions.drainWebhooks(), WEBHOOK_DRAIN_TIMEOUT_MS)
     if ('closeIdleConnections' in server) server.closeIdleConnections()
     if (!(await settleWithin(closed, 5_000)) && 'closeAllConnections' in server)
       server.closeAllConnections()
