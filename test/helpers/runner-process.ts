@@ -34,6 +34,14 @@ export interface RunnerProcess {
   readonly logLines: Record<string, unknown>[]
   /** Resolves with the exit code (null after a signal) when the process exits. */
   readonly exited: Promise<number | null>
+  /**
+   * Resolves with the first log line, from now on, that `matches` accepts. It resolves inside
+   * the stderr handler, so a test can act on a log line with little delay.
+   */
+  waitForLogLine(
+    matches: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number
+  ): Promise<Record<string, unknown>>
   /** Sends SIGTERM (or `signal`) and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
@@ -63,6 +71,7 @@ export async function startRunnerProcess(
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   const logLines: Record<string, unknown>[] = []
+  const lineWatchers = new Set<(line: Record<string, unknown>) => void>()
   let stderrText = ''
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code))
@@ -79,6 +88,7 @@ export async function startRunnerProcess(
         const parsed = parseLogLine(line)
         if (parsed === undefined) continue
         logLines.push(parsed)
+        for (const watch of lineWatchers) watch(parsed)
         if (parsed.event === 'runner.listening') resolve(Number(parsed.port))
       }
     })
@@ -92,7 +102,24 @@ export async function startRunnerProcess(
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     return exited
   }
-  const runner: RunnerProcess = { url, port, child, logLines, exited, stop }
+  const waitForLogLine = (
+    matches: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000
+  ): Promise<Record<string, unknown>> =>
+    new Promise((resolveLine, rejectLine) => {
+      const timer = setTimeout(() => {
+        lineWatchers.delete(watch)
+        rejectLine(new Error(`No matching runner log line within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const watch = (line: Record<string, unknown>) => {
+        if (!matches(line)) return
+        clearTimeout(timer)
+        lineWatchers.delete(watch)
+        resolveLine(line)
+      }
+      lineWatchers.add(watch)
+    })
+  const runner: RunnerProcess = { url, port, child, logLines, exited, stop, waitForLogLine }
   if (options.waitFor === 'listening') return runner
 
   try {
