@@ -23,6 +23,9 @@ import type { ApiKeyRecord } from './keys.ts'
 import { maskCacheBase } from './mask-cache.ts'
 import { insufficientCredit, readCredit, unitsForEdits } from './usage.ts'
 
+const MIN_POLL_INTERVAL_MS = 25
+const MAX_POLL_INTERVAL_MS = 500
+
 /** The edit a request resolved to, and whether this request created it. */
 export interface SubmittedEdit {
   readonly edit: EditRecord
@@ -160,22 +163,29 @@ function isConstraintError(error: unknown): boolean {
   return error instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(error.message)
 }
 
-// Poll intervals grow from the first to the last value, then stay there.
-const POLL_INTERVALS_MS = [50, 100, 200, 300, 500] as const
-
-/** Polls an edit until it finishes or `waitS` seconds pass; returns its latest state. */
+/**
+ * Polls an edit until it finishes or `waitS` seconds pass; returns its latest state.
+ *
+ * The poll interval is a tenth of the time waited so far, kept between 25 ms and 0.5 s. Noticing
+ * the completion then adds about a tenth to the wait (25 ms at least), and a long wait costs
+ * two D1 reads per second.
+ */
 export async function waitForEdit(
   ctx: ServiceContext,
   options: { edit: EditRecord; waitS: number }
 ): Promise<EditRecord> {
-  const deadlineMs = Date.now() + options.waitS * 1000
+  const startMs = Date.now()
+  const deadlineMs = startMs + options.waitS * 1000
   let edit = options.edit
 
-  for (let poll = 0; !TERMINAL_EDIT_STATUSES.includes(edit.status); poll++) {
-    const remainingMs = deadlineMs - Date.now()
-    if (remainingMs <= 0) break
-    const intervalMs = POLL_INTERVALS_MS[Math.min(poll, POLL_INTERVALS_MS.length - 1)] ?? 500
-    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, remainingMs)))
+  while (!TERMINAL_EDIT_STATUSES.includes(edit.status)) {
+    const nowMs = Date.now()
+    if (nowMs >= deadlineMs) break
+    const intervalMs = Math.min(
+      MAX_POLL_INTERVAL_MS,
+      Math.max(MIN_POLL_INTERVAL_MS, (nowMs - startMs) / 10)
+    )
+    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, deadlineMs - nowMs)))
     edit = (await findEdit(ctx.env.DB, edit.id)) ?? edit
   }
   return edit
