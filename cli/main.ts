@@ -12,6 +12,8 @@ const COMMANDS = {
   models: 'List or pull the model files of a profile.',
   runner: 'Start the GPU runner HTTP service.',
   keys: 'Create or revoke API keys in the local database.',
+  start: 'Run the local stack (API, playground, runner) until Ctrl-C.',
+  demo: 'Edit a sample photo through the local stack and save the images.',
 } as const
 
 type CommandName = keyof typeof COMMANDS

@@ -149,7 +149,7 @@ export async function createModelSession(
 }
 
 /** Detects the CUDA provider from the backend list and the library next to the binding. */
-function detectCuda(): CudaAvailability {
+export function detectCuda(): CudaAvailability {
   const binDir = join(
     dirname(createRequire(import.meta.url).resolve('onnxruntime-node')),
     '..',
