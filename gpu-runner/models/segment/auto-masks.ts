@@ -75,7 +75,8 @@ export async function generateMaskProposals(
   const deduplicated = selectCandidatesByNms(sampled.candidates, settings.boxNmsThreshold)
 
   // 5. Upright size, small regions, final NMS
-  const proposals = finalizeProposals(deduplicated, embedding.frame, {
+  const frames = { sam: embedding.frame, working: sampled.working }
+  const proposals = finalizeProposals(deduplicated, frames, {
     ...settings,
     maskThreshold: models.decoder.maskThreshold,
   })

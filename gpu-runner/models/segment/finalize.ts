@@ -1,20 +1,36 @@
 /**
- * Last stage of automatic mask generation: masks at the upright image size, small islands and
- * holes removed, a second NMS, and the crop to each mask's box.
+ * Last stage of automatic mask generation: small islands and holes removed, masks brought to
+ * the upright image size, a second NMS, and the crop to each mask's box.
+ *
+ * The clean-up runs in the working frame (see sampling.ts). For a photo larger than the
+ * resized frame, the removed islands and filled holes are written back into the working-frame
+ * logits as clear negatives and positives before upsampling. Bilinear weights are convex and
+ * a 2 × 2 stencil never spans two 8-connected components, so removed islands stay removed and
+ * filled holes stay filled at the upright size.
  */
 import type { PixelBox } from '../../pipeline/types.ts'
 import type { AutoMaskOptions } from './auto-mask-options.ts'
-import type { MaskProposal } from './proposal.ts'
 import { computeMaskBox, countMaskArea, resizeLogitsBilinear, thresholdLogits } from './mask-ops.ts'
 import { selectByNms } from './nms.ts'
-import type { MaskCandidate } from './sampling.ts'
+import type { MaskProposal } from './proposal.ts'
+import { upsampleLowResLogits } from './sam-decoder.ts'
 import type { SamFrame } from './sam-preprocess.ts'
+import type { MaskCandidate, WorkingFrame } from './sampling.ts'
 import { removeSmallRegions } from './small-regions.ts'
+
+// Logit written over a removed island or a filled hole; any magnitude above the logits' own
+// interpolation error would do.
+const CLEANED_LOGIT = 32
 
 interface CleanedMask {
   readonly proposal: MaskProposal
   /** No island or hole had to be removed. */
   readonly unchanged: boolean
+}
+
+/** Settings `finalizeProposals` reads. */
+export type FinalizeOptions = Pick<AutoMaskOptions, 'minRegionAreaFraction' | 'boxNmsThreshold'> & {
+  readonly maskThreshold: number
 }
 
 /**
@@ -25,17 +41,11 @@ interface CleanedMask {
  */
 export function finalizeProposals(
   candidates: readonly MaskCandidate[],
-  frame: SamFrame,
-  options: Pick<AutoMaskOptions, 'minRegionAreaFraction' | 'boxNmsThreshold'> & {
-    maskThreshold: number
-  }
+  frames: { readonly sam: SamFrame; readonly working: WorkingFrame },
+  options: FinalizeOptions
 ): MaskProposal[] {
-  const imageArea = frame.originalWidth * frame.originalHeight
-  const minArea = Math.max(1, Math.round(imageArea * options.minRegionAreaFraction))
   const cleaned = candidates
-    .map((candidate) =>
-      cleanCandidate(candidate, frame, { minArea, maskThreshold: options.maskThreshold })
-    )
+    .map((candidate) => cleanCandidate(candidate, frames, options))
     .filter((mask): mask is CleanedMask => mask !== null)
 
   const ranked = cleaned
@@ -63,36 +73,67 @@ function compareBoxes(a: PixelBox, b: PixelBox): number {
 
 function cleanCandidate(
   candidate: MaskCandidate,
-  frame: SamFrame,
-  options: { minArea: number; maskThreshold: number }
+  frames: { readonly sam: SamFrame; readonly working: WorkingFrame },
+  options: FinalizeOptions
 ): CleanedMask | null {
-  const { minArea, maskThreshold } = options
-  const width = frame.originalWidth
-  const height = frame.originalHeight
-  const upright =
-    candidate.width === width && candidate.height === height
-      ? candidate.mask
-      : thresholdLogits(
-          resizeLogitsBilinear(candidate.logits, candidate, { width, height }),
-          maskThreshold
-        )
+  // 1. Working-frame logits and mask, as the decoder graph produced them
+  const { sam, working } = frames
+  const logits = upsampleLowResLogits(candidate.lowResLogits, sam, working)
+  const mask = { data: thresholdLogits(logits, options.maskThreshold), ...size(working) }
 
-  const holes = removeSmallRegions({ data: upright, width, height }, minArea, 'holes')
-  const islands = removeSmallRegions({ data: holes.data, width, height }, minArea, 'islands')
-  const data = islands.data
+  // 2. Small holes, then small islands, as the reference orders them
+  const workingMinArea = minRegionArea(working, options.minRegionAreaFraction)
+  const holes = removeSmallRegions(mask, workingMinArea, 'holes')
+  const islands = removeSmallRegions({ ...mask, data: holes.data }, workingMinArea, 'islands')
+  const unchanged = !holes.changed && !islands.changed
+
+  // 3. Upright mask
+  const upright = { width: sam.originalWidth, height: sam.originalHeight }
+  const data = working.isUpright
+    ? islands.data
+    : uprightMask({ logits, before: mask.data, after: islands.data, working, upright, options })
   const area = countMaskArea(data)
-  const bbox = computeMaskBox({ data, width, height })
-  if (bbox === null || area < minArea) return null
+  const bbox = computeMaskBox({ data, ...upright })
+  if (bbox === null || area < minRegionArea(upright, options.minRegionAreaFraction)) return null
 
+  // 4. Box crop
   const proposal: MaskProposal = {
     bbox,
-    boxMask: cropToBox(data, width, bbox),
+    boxMask: cropToBox(data, upright.width, bbox),
     area,
     predictedIou: candidate.predictedIou,
     stabilityScore: candidate.stabilityScore,
     point: candidate.point,
   }
-  return { proposal, unchanged: !holes.changed && !islands.changed }
+  return { proposal, unchanged }
+}
+
+function size(frame: { width: number; height: number }): { width: number; height: number } {
+  return { width: frame.width, height: frame.height }
+}
+
+function minRegionArea(frame: { width: number; height: number }, fraction: number): number {
+  return Math.max(1, Math.round(frame.width * frame.height * fraction))
+}
+
+function uprightMask(args: {
+  logits: Float32Array
+  before: Uint8Array
+  after: Uint8Array
+  working: WorkingFrame
+  upright: { width: number; height: number }
+  options: FinalizeOptions
+}): Uint8Array {
+  const { logits, before, after, working, upright, options } = args
+  let patched = logits
+  if (before !== after) {
+    patched = new Float32Array(logits)
+    for (let i = 0; i < patched.length; i++) {
+      if (before[i] === after[i]) continue
+      patched[i] = options.maskThreshold + (after[i] === 1 ? CLEANED_LOGIT : -CLEANED_LOGIT)
+    }
+  }
+  return thresholdLogits(resizeLogitsBilinear(patched, working, upright), options.maskThreshold)
 }
 
 function cropToBox(mask: Uint8Array, width: number, box: PixelBox): Uint8Array {

@@ -46,6 +46,56 @@ export function computeStabilityScore(
   return union === 0 ? 0 : intersection / union
 }
 
+/** Stability score, box and area of one mask, read from its logits. */
+export interface LogitMaskStats {
+  readonly stabilityScore: number
+  /** Box of the pixels above the threshold, x1 and y1 exclusive; null when there are none. */
+  readonly box: PixelBox | null
+  readonly area: number
+}
+
+/**
+ * Computes `computeStabilityScore`, `computeMaskBox` and the area of the thresholded logits in
+ * one pass, for the per-prompt filters.
+ */
+export function measureLogitMask(
+  logits: Float32Array,
+  width: number,
+  options: { threshold: number; offset: number }
+): LogitMaskStats {
+  const { threshold, offset } = options
+  const high = threshold + offset
+  const low = threshold - offset
+  const height = logits.length / width
+  let intersection = 0
+  let union = 0
+  let area = 0
+  let x0 = width
+  let y0 = height
+  let x1 = -1
+  let y1 = -1
+  for (let y = 0; y < height; y++) {
+    const row = y * width
+    for (let x = 0; x < width; x++) {
+      const value = logits[row + x] ?? 0
+      if (!(value > low)) continue
+      union++
+      if (value > high) intersection++
+      if (!(value > threshold)) continue
+      area++
+      if (x < x0) x0 = x
+      if (x > x1) x1 = x
+      if (y0 === height) y0 = y
+      y1 = y
+    }
+  }
+  return {
+    stabilityScore: union === 0 ? 0 : intersection / union,
+    box: area === 0 ? null : [x0, y0, x1 + 1, y1 + 1],
+    area,
+  }
+}
+
 /** Counts the pixels inside a mask. */
 export function countMaskArea(mask: Uint8Array): number {
   let area = 0
@@ -82,27 +132,31 @@ export function computeMaskBox(mask: BinaryMask): PixelBox | null {
  * Resizes a logit map with bilinear interpolation on pixel centres and edge clamping, the
  * semantics of PyTorch `F.interpolate(mode='bilinear', align_corners=False)` and ONNX `Resize`
  * with `half_pixel` coordinates that the SAM decoder graph uses to upsample its masks.
+ *
+ * @param crop Computes only the top-left `crop` of the `to` grid, as if the full result were
+ *   cropped afterwards; default the whole grid.
  */
 export function resizeLogitsBilinear(
   logits: Float32Array,
   from: { width: number; height: number },
-  to: { width: number; height: number }
+  to: { width: number; height: number },
+  crop: { width: number; height: number } = to
 ): Float32Array {
   const xTaps = computeLinearTaps(from.width, to.width)
   const yTaps = computeLinearTaps(from.height, to.height)
-  const out = new Float32Array(to.width * to.height)
+  const out = new Float32Array(crop.width * crop.height)
 
-  for (let y = 0; y < to.height; y++) {
+  for (let y = 0; y < crop.height; y++) {
     const rowA = (yTaps.lower[y] ?? 0) * from.width
     const rowB = (yTaps.upper[y] ?? 0) * from.width
     const wy = yTaps.fraction[y] ?? 0
-    for (let x = 0; x < to.width; x++) {
+    for (let x = 0; x < crop.width; x++) {
       const xa = xTaps.lower[x] ?? 0
       const xb = xTaps.upper[x] ?? 0
       const wx = xTaps.fraction[x] ?? 0
       const top = (logits[rowA + xa] ?? 0) * (1 - wx) + (logits[rowA + xb] ?? 0) * wx
       const bottom = (logits[rowB + xa] ?? 0) * (1 - wx) + (logits[rowB + xb] ?? 0) * wx
-      out[y * to.width + x] = top * (1 - wy) + bottom * wy
+      out[y * crop.width + x] = top * (1 - wy) + bottom * wy
     }
   }
   return out

@@ -10,7 +10,8 @@
  * both resize to the same frame, so both are valid there.
  */
 import { makeTensor, readFloat32, type ModelSession, type OrtTensor } from '../../onnx/sessions.ts'
-import { SAM_LOW_RES_MASK_SIZE } from '../contracts.ts'
+import { SAM_IMAGE_SIZE_PX, SAM_LOW_RES_MASK_SIZE } from '../contracts.ts'
+import { resizeLogitsBilinear } from './mask-ops.ts'
 import {
   SAM_LABEL_NEGATIVE,
   SAM_LABEL_PADDING,
@@ -18,7 +19,7 @@ import {
   SAM_MASK_THRESHOLD,
 } from './sam-config.ts'
 import { SAM_EMBEDDING_DIMS, assertDims, type SamImageEmbedding } from './sam-encoder.ts'
-import { toResizedPoint } from './sam-preprocess.ts'
+import { toResizedPoint, type SamFrame } from './sam-preprocess.ts'
 
 /** Label of a point prompt: a click inside (positive) or outside (negative) the wanted mask. */
 export type SamPointLabel = 'positive' | 'negative'
@@ -40,6 +41,8 @@ export type SamOutputFrame = 'original' | 'resized'
 export interface SamMaskCandidate {
   /** float32 logits, row-major, `width` × `height`; inside where above the mask threshold. */
   readonly logits: Float32Array
+  /** float32 256 × 256 logits of the padded 1024-px square (`low_res_masks`). */
+  readonly lowResLogits: Float32Array
   readonly predictedIou: number
 }
 
@@ -59,8 +62,10 @@ export interface SamDecoder {
    *
    * Exports that return every mask token (`[1, 4, H, W]`) yield the three multimask outputs when
    * `multimask` is true (default) and the single-mask output otherwise. Exports built with
-   * `return_single_mask` yield their one mask, which the graph picks by point count: the best
-   * of the multimask outputs for one point, the single-mask output for more.
+   * `return_single_mask` return one mask, which the graph picks by point count: the best
+   * multimask output for one point (with its padding point), the single-mask output for more.
+   * For a one-point prompt with `multimask` false, such an export therefore gets a second
+   * padding point, which only adds a "not a point" token to the prompt.
    *
    * @throws RangeError when `points` is empty or the outputs have unexpected dims.
    */
@@ -71,6 +76,11 @@ export interface SamDecoder {
   ): Promise<SamPrediction>
 }
 
+const LOW_RES = SAM_LOW_RES_MASK_SIZE
+
+// Mask tokens of the SAM mask decoder: one single-mask output and three multimask outputs.
+const SAM_MASK_TOKENS = 4
+
 const LABEL_VALUES = { positive: SAM_LABEL_POSITIVE, negative: SAM_LABEL_NEGATIVE } as const
 
 /** Creates a decoder over a session loaded for the `sam-decoder` role. */
@@ -79,6 +89,9 @@ export function createSamDecoder(
   options: { maskThreshold?: number } = {}
 ): SamDecoder {
   const emptyMask = new Float32Array(SAM_LOW_RES_MASK_SIZE * SAM_LOW_RES_MASK_SIZE)
+  // Masks per call of this export, learned from the first call; until then a single-mask
+  // request is sent the way a single-mask export needs it.
+  let exportMaskCount: number | undefined
   return {
     maskThreshold: options.maskThreshold ?? SAM_MASK_THRESHOLD,
     predict: async (embedding, points, predictOptions = {}) => {
@@ -90,11 +103,22 @@ export function createSamDecoder(
         outputFrame === 'original'
           ? [frame.originalHeight, frame.originalWidth]
           : [frame.resizedHeight, frame.resizedWidth]
-      const feeds = buildFeeds(session, { embedding, points, emptyMask, height, width })
+      const paddingPoints =
+        !multimask && points.length === 1 && exportMaskCount !== SAM_MASK_TOKENS ? 2 : 1
+      const feeds = buildFeeds(session, {
+        embedding,
+        points,
+        paddingPoints,
+        emptyMask,
+        height,
+        width,
+      })
 
       const outputs = await session.run(feeds)
 
-      return readPrediction(session.id, outputs, { width, height, multimask })
+      const prediction = readPrediction(session.id, outputs, { width, height, multimask })
+      exportMaskCount = prediction.exportMaskCount
+      return { candidates: prediction.candidates, width, height }
     },
   }
 }
@@ -104,13 +128,14 @@ function buildFeeds(
   options: {
     embedding: SamImageEmbedding
     points: readonly SamPoint[]
+    paddingPoints: number
     emptyMask: Float32Array
     height: number
     width: number
   }
 ): Record<string, OrtTensor> {
-  const { embedding, points, emptyMask, height, width } = options
-  const count = points.length + 1
+  const { embedding, points, paddingPoints, emptyMask, height, width } = options
+  const count = points.length + paddingPoints
   const coords = new Float32Array(count * 2)
   const labels = new Float32Array(count)
   points.forEach((point, i) => {
@@ -119,8 +144,8 @@ function buildFeeds(
     coords[i * 2 + 1] = y
     labels[i] = LABEL_VALUES[point.label]
   })
-  // The padding point stays at (0, 0).
-  labels[count - 1] = SAM_LABEL_PADDING
+  // Padding points stay at (0, 0).
+  labels.fill(SAM_LABEL_PADDING, points.length)
 
   const tensor = (name: string, values: Float32Array, dims: readonly number[]): OrtTensor =>
     makeTensor(session, name, values, dims)
@@ -139,19 +164,25 @@ function readPrediction(
   modelId: string,
   outputs: Record<string, OrtTensor>,
   options: { width: number; height: number; multimask: boolean }
-): SamPrediction {
+): { candidates: SamMaskCandidate[]; exportMaskCount: number } {
   const { width, height, multimask } = options
   const masks = outputs.masks
   const ious = outputs.iou_predictions
-  if (masks === undefined || ious === undefined) {
-    throw new RangeError(`SAM decoder "${modelId}" returned no "masks" or "iou_predictions".`)
+  const lowRes = outputs.low_res_masks
+  if (masks === undefined || ious === undefined || lowRes === undefined) {
+    throw new RangeError(
+      `SAM decoder "${modelId}" returned no "masks", "iou_predictions" or "low_res_masks".`
+    )
   }
   const maskCount = masks.dims[1] ?? 0
   assertDims(modelId, 'masks', masks.dims, [1, maskCount, height, width])
   assertDims(modelId, 'iou_predictions', ious.dims, [1, maskCount])
+  assertDims(modelId, 'low_res_masks', lowRes.dims, [1, maskCount, LOW_RES, LOW_RES])
 
   const plane = width * height
+  const lowResPlane = LOW_RES * LOW_RES
   const maskData = readFloat32(masks)
+  const lowResData = readFloat32(lowRes)
   const iouData = readFloat32(ious)
   // Token 0 is the single-mask output; tokens 1–3 are the multimask outputs.
   const indices = maskCount === 1 || !multimask ? [0] : [1, 2, 3]
@@ -159,7 +190,31 @@ function readPrediction(
     .filter((index) => index < maskCount)
     .map((index) => ({
       logits: maskData.subarray(index * plane, (index + 1) * plane),
+      lowResLogits: lowResData.subarray(index * lowResPlane, (index + 1) * lowResPlane),
       predictedIou: iouData[index] ?? 0,
     }))
-  return { candidates, width, height }
+  return { candidates, exportMaskCount: maskCount }
+}
+
+/**
+ * Upsamples `low_res_masks` logits to `target` the way the decoder graph builds `masks`
+ * (`SamOnnxModel.mask_postprocessing`): bilinear to the padded 1024-px square, crop to the
+ * resized frame, bilinear to the target size. `target` is the original or the resized frame.
+ */
+export function upsampleLowResLogits(
+  lowResLogits: Float32Array,
+  frame: SamFrame,
+  target: { width: number; height: number }
+): Float32Array {
+  const side = SAM_IMAGE_SIZE_PX
+  const resized = { width: frame.resizedWidth, height: frame.resizedHeight }
+  const cropped = resizeLogitsBilinear(
+    lowResLogits,
+    { width: LOW_RES, height: LOW_RES },
+    { width: side, height: side },
+    resized
+  )
+
+  const sameSize = target.width === resized.width && target.height === resized.height
+  return sameSize ? cropped : resizeLogitsBilinear(cropped, resized, target)
 }

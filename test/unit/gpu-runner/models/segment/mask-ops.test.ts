@@ -4,6 +4,7 @@ import {
   computeMaskBox,
   computeStabilityScore,
   countMaskArea,
+  measureLogitMask,
   resizeLogitsBilinear,
   thresholdLogits,
 } from '../../../../../gpu-runner/models/segment/mask-ops.ts'
@@ -125,5 +126,44 @@ describe('resizeLogitsBilinear', () => {
     expect(resizeLogitsBilinear(source, { width: 2, height: 2 }, { width: 2, height: 2 })).toEqual(
       source
     )
+  })
+})
+
+describe('measureLogitMask', () => {
+  it('agrees with the separate measures', () => {
+    const logits = makeConeLogits()
+    const mask = thresholdLogits(logits, 0)
+
+    const measured = measureLogitMask(logits, 50, { threshold: 0, offset: 1 })
+
+    expect(measured.stabilityScore).toBe(computeStabilityScore(logits, 0, 1))
+    expect(measured.box).toEqual(computeMaskBox({ data: mask, width: 50, height: 40 }))
+    expect(measured.area).toBe(countMaskArea(mask))
+  })
+
+  it('returns no box for an empty mask', () => {
+    const measured = measureLogitMask(new Float32Array([-0.5, -2, -3, -0.1]), 2, {
+      threshold: 0,
+      offset: 1,
+    })
+
+    expect(measured).toEqual({ stabilityScore: 0, box: null, area: 0 })
+  })
+})
+
+describe('resizeLogitsBilinear with a crop', () => {
+  it('equals the cropped full result', () => {
+    const source = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i))
+    const full = resizeLogitsBilinear(source, { width: 8, height: 6 }, { width: 20, height: 15 })
+
+    const cropped = resizeLogitsBilinear(
+      source,
+      { width: 8, height: 6 },
+      { width: 20, height: 15 },
+      { width: 7, height: 4 }
+    )
+
+    const expected = [0, 1, 2, 3].flatMap((y) => Array.from(full.subarray(y * 20, y * 20 + 7)))
+    expect(Array.from(cropped)).toEqual(expected)
   })
 })

