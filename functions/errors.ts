@@ -47,7 +47,7 @@ export function problemResponse(c: Context<AppEnv>, problem: ApiProblem): Respon
   return c.body(JSON.stringify(body), problem.status as 400)
 }
 
-/** Maps a thrown value to the problem the client sees. */
+/** Maps a thrown value to the problem the client receives. */
 export function toApiProblem(error: unknown): ApiProblem {
   if (error instanceof ApiProblem) return error
   if (error instanceof HTTPException) return fromHttpException(error)

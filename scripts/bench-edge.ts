@@ -4,16 +4,17 @@
  * Starts a real runner process (tiny profile by default) and the edge worker under Miniflare on
  * 127.0.0.1, then sends synchronous `POST /v1/edits` requests with a photo of about 1 MB as
  * base64 JSON. For each edit the overhead is the client's round-trip time minus the runner's own
- * duration (from the prediction's timestamps, `timings_ms.runner`): body upload and parsing,
- * validation, hashing and storing the input, D1 and KV work, the queue hop, signed URLs, the
- * runner's blob reads and writes through the worker, and the wait loop that notices completion.
+ * duration (from the prediction's timestamps, `timings_ms.runner`). That leaves body upload and
+ * parsing, validation, hashing and storing the input, D1 and KV work, the queue hop, signed URLs
+ * and the wait loop that notices completion. The runner's reads and writes of blobs through the
+ * worker fall inside the runner's duration, so they count as runner time.
  *
  * - misses: each request uses a new `threshold`, a selection setting of the mask-cache key, so
  *   the runner runs the whole alignment phase (tens of seconds each on a CPU);
  * - hits: the same entity and threshold as the first miss, so the runner gets the cached mask.
  *
  * As a baseline, a bare Hono worker under the same Miniflare accepts the same JSON body and
- * answers with its length. The ratio puts the edge's overhead next to that floor.
+ * returns its length. The ratio puts the edge's overhead next to that floor.
  *
  * Usage: npm run bench:edge -- [--misses 5] [--hits 30] [--baseline 30] [--steps 2]
  *          [--profile tiny]
@@ -116,7 +117,9 @@ async function runEdits(options: {
     const edit = (await res.json()) as EditJob
     const totalMs = performance.now() - startMs
     if (res.status !== 200 || edit.mask_cache !== options.expectCache) {
-      throw new Error(`Edit ${i} answered ${res.status} with mask_cache ${String(edit.mask_cache)}`)
+      throw new Error(
+        `Edit ${i} returned HTTP ${res.status} with mask_cache ${String(edit.mask_cache)}`
+      )
     }
     const runnerMs = edit.timings_ms.runner ?? NaN
     samples.push({

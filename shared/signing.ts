@@ -143,7 +143,7 @@ export async function signBlobGrant(secret: HmacKey, grant: BlobGrant): Promise<
 /**
  * Checks a blob URL's signature and expiry.
  *
- * The signature is checked first, so a tampered URL is `invalid` whatever its expiry says.
+ * The signature is checked first, so a tampered URL is `invalid` whatever its expiry.
  */
 export async function verifyBlobGrant(
   secret: HmacKey,

@@ -25,7 +25,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** The wrangler configuration of the edge worker. */
 export const WRANGLER_CONFIG = path.join(REPO_ROOT, 'wrangler.toml')
 
-/** Where wrangler keeps local state when no `--persist-to` is given. */
+/** Local state directory of wrangler when no `--persist-to` is given. */
 export const DEFAULT_PERSIST_DIR = path.join(REPO_ROOT, '.wrangler/state')
 
 export interface LocalWorkerOptions {

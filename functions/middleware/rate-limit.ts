@@ -18,7 +18,7 @@ import type { ApiKeyRecord } from '../services/keys.ts'
 const MINUTE_S = 60
 const DAY_S = 24 * 3600
 
-/** The policies that apply to a key. */
+/** Lists the policies that apply to a key. */
 export function policiesForKey(key: ApiKeyRecord, defaultPerMinute: number): RatePolicy[] {
   const policies: RatePolicy[] = [
     { name: 'requests', quota: key.rateLimitPerMinute ?? defaultPerMinute, windowS: MINUTE_S },

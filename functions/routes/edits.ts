@@ -1,9 +1,9 @@
 /**
  * `POST /v1/edits` and `GET /v1/edits/{id}`.
  *
- * A POST answers 200 with the finished edit when it finishes within the wait (`Prefer: wait=N`,
- * default DEFAULT_WAIT_S, capped at MAX_WAIT_S), the edit's problem when it failed, and
- * otherwise 202 with `Location` of the edit to poll.
+ * A POST returns 200 with the finished edit when it finishes within the wait (`Prefer: wait=N`,
+ * default DEFAULT_WAIT_S, capped at MAX_WAIT_S), or the edit's problem when it failed. An edit
+ * still running returns 202 with `Location` of the edit to poll.
  */
 import { zValidator } from '@hono/zod-validator'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'

@@ -140,7 +140,7 @@ export function classifyIpv6(text: string): HostClass {
   return 'public'
 }
 
-/** Why an outbound URL was rejected, as a sentence for the caller. */
+/** Reason an outbound URL was rejected, as a sentence for the caller. */
 export type UrlRejection = string
 
 /**

@@ -1,4 +1,4 @@
-/** What every service call needs: bindings, settings, a logger and a clock. */
+/** Service context: the bindings, settings, logger and clock every service call needs. */
 import type { Logger } from '../../shared/logger.ts'
 import { readConfig, type Config } from '../config.ts'
 import type { Bindings } from '../env.ts'

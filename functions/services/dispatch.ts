@@ -1,9 +1,9 @@
 /**
  * Running an edit on the runner, one attempt per `dispatch` message.
  *
- * Retry policy: an attempt that fails in a way a retry may fix (runner unreachable, busy, timed
- * out, or a prediction that failed with `retryable`) is retried after RETRY_DELAY_S, up to
- * RUNNER_MAX_ATTEMPTS attempts in all; the edit then fails with the last error. Submission
+ * Retry policy: an attempt that fails in a way a retry may fix is retried after RETRY_DELAY_S,
+ * up to RUNNER_MAX_ATTEMPTS attempts in all. Such failures are an unreachable, busy or timed-out
+ * runner, and a prediction that failed with `retryable`. The edit then fails with the last error. Submission
  * failures retry through the queue (`message.retry`), failed predictions through a new dispatch
  * message. If the consumer itself keeps crashing, the queue's retries run out and the message
  * lands in the dead-letter queue, whose consumer fails the edit (`giveUpEdit`): no edit stays
@@ -30,7 +30,7 @@ import {
 } from './runner-client.ts'
 import { finishWithProblem, settlePrediction } from './settle.ts'
 
-/** What the queue consumer does with the message afterwards. */
+/** Outcome of an attempt for the queue consumer: a delay means retry the message. */
 export type AttemptOutcome = { readonly retryAfterS?: number }
 
 // Signed input and output URLs outlive the runner's time limit by this margin.
@@ -119,7 +119,8 @@ async function buildPredictionInput(
     output_image_url: outputImage.url,
     output_mask_url: outputMask.url,
   }
-  const maskCache = edit.maskCacheKey ? (cached ? 'hit' : 'miss') : null
+  let maskCache: 'hit' | 'miss' | null = null
+  if (edit.maskCacheKey) maskCache = cached ? 'hit' : 'miss'
   return { input, maskCache }
 }
 
@@ -134,9 +135,10 @@ async function handleCallError(
     await recordAttemptError(ctx.env.DB, edit.id, `${error.slug}: ${error.message}`)
     return { retryAfterS: Math.max(ctx.config.retryDelayS, error.retryAfterS ?? 0) }
   }
-  const detail = error.retryable
-    ? `The runner failed ${attempt} times; the last time: ${error.message}`
-    : error.message
+  const detail =
+    error.retryable && attempt > 1
+      ? `The runner call failed ${attempt} times. The last error: ${error.message}`
+      : error.message
   await finishWithProblem(ctx, {
     edit,
     attempt,
@@ -155,8 +157,9 @@ async function armWatchdog(ctx: ServiceContext, editId: string, attempt: number)
 }
 
 /**
- * Checks an attempt the runner accepted but has not reported on within its time limit: asks the
- * runner where it can (Replicate), and otherwise counts the attempt as timed out.
+ * Checks an attempt the runner accepted but has not reported on within its time limit. Where the
+ * backend can report a prediction's state (Replicate), it is read and settled. Otherwise the
+ * attempt counts as timed out.
  */
 export async function checkWatchdog(
   ctx: ServiceContext,

@@ -2,9 +2,9 @@
  * The two body forms of `POST /v1/edits` and their common result.
  *
  * JSON carries the image as `image_base64` (plain base64 or a data URI), `image_url` or
- * `upload_id`. Multipart carries it as the file part `image` (or, without a file, in one of the
- * same three fields), and every other field as text: numbers and booleans are read from their
- * text, `edits` from a JSON array, text fields stay as they are.
+ * `upload_id`. Multipart carries it as the file part `image`, or without a file in one of the
+ * same three fields. Every other multipart field is text. Numbers and booleans are read from
+ * it, `edits` is parsed as a JSON array, and text fields stay as they are.
  */
 import { z } from 'zod'
 
@@ -19,7 +19,7 @@ import {
 import type { EditSettings, EditStep } from '../../shared/schemas/edit-settings.ts'
 import { fromBase64 } from '../../shared/signing.ts'
 
-/** Where the image of a request comes from. */
+/** Source of a request's image. */
 export type ImageSource =
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
   | { readonly kind: 'url'; readonly url: string }

@@ -3,7 +3,7 @@
  *
  * `submitEdit` stores the input, applies `Idempotency-Key`, creates the row only when the key
  * has credit for it, and queues the dispatch. `waitForEdit` then polls D1 until the edit
- * finishes or the caller's wait runs out (the route answers 202 in that case).
+ * finishes or the caller's wait runs out, in which case the route returns 202.
  */
 import { ApiProblem } from '../../shared/problems.ts'
 import { TERMINAL_EDIT_STATUSES } from '../../shared/schemas/api.ts'

@@ -1,6 +1,6 @@
 /**
- * `Idempotency-Key` on `POST /v1/edits`: the same key with the same request returns the edit
- * the first request created; the same key with a different request is a `conflict`.
+ * `Idempotency-Key` on `POST /v1/edits`. The same key with the same request returns the edit
+ * the first request created, and the same key with a different request is a `conflict`.
  *
  * A request's fingerprint is the SHA-256 of its edits, its settings after defaults, the input
  * image's SHA-256 and its webhook URL. So the same photo sent once as multipart and once as
@@ -78,9 +78,10 @@ export async function findIdempotencyKey(
 }
 
 /**
- * Builds the INSERT that records an idempotency key for a new edit; it inserts nothing when the
- * edit row is absent (the edit's own INSERT found no credit). A concurrent request with the same
- * key makes the batch fail on the primary key, and the caller then reads the winner's row.
+ * Builds the INSERT that records an idempotency key for a new edit. It inserts nothing when the
+ * edit row is absent, because the edit's own INSERT found no credit. A concurrent request with
+ * the same key makes the batch fail on the primary key, and the caller then reads the winner's
+ * row.
  */
 export function insertIdempotencyKeyStatement(
   db: D1Database,

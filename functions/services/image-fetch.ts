@@ -40,7 +40,8 @@ export async function fetchImage(url: string, options: ImageFetchOptions): Promi
     if (!REDIRECT_STATUSES.has(response.status)) return readImageBody(response, options, signal)
     await response.body?.cancel()
     const location = response.headers.get('Location')
-    if (!location) throw fetchProblem(`the server answered ${response.status} without a Location`)
+    if (!location)
+      throw fetchProblem(`the server responded with HTTP ${response.status} without a Location`)
     current = new URL(location, current)
   }
   throw fetchProblem(`it redirected more than ${maxRedirects} times`)
@@ -78,7 +79,7 @@ async function readImageBody(
   const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES
   if (!response.ok) {
     await response.body?.cancel()
-    throw fetchProblem(`the server answered ${response.status}`)
+    throw fetchProblem(`the server responded with HTTP ${response.status}`)
   }
   const declared = Number(response.headers.get('Content-Length') ?? NaN)
   if (declared > maxBytes) {

@@ -1,7 +1,7 @@
 /**
- * Turning a request's image source into a stored, checked input: bytes from the body, a
- * download, or a direct upload; then format, byte size and pixel count checked from the header
- * without decoding; then stored under its SHA-256.
+ * Input images. The bytes come from the body, a download or a direct upload. Their format, byte
+ * size and pixel count are checked from the header without decoding, and then they are stored
+ * under their SHA-256.
  */
 import { inspectImage, type ImageHeader } from '../../shared/image-sniff.ts'
 import { MAX_IMAGE_BYTES } from '../../shared/limits.ts'

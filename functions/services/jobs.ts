@@ -14,7 +14,7 @@ import type { EditJob, EditStatus } from '../../shared/schemas/api.ts'
 import type { ProblemBody } from '../../shared/problems.ts'
 import type { PredictionOutput } from '../../shared/schemas/prediction.ts'
 
-/** What a succeeded attempt produced, as stored in `result_json`. */
+/** Outputs of a succeeded attempt, as stored in `result_json`. */
 export interface EditResultRecord {
   readonly imageKey: string
   readonly maskKey: string
@@ -193,8 +193,8 @@ export async function recordAttemptError(
 /**
  * Marks attempt `attempt` of an open edit succeeded and charges its units once.
  *
- * @returns true when this call made the transition; false for a finished edit or an attempt
- *   that is no longer the current one (a duplicated or late delivery).
+ * @returns true when this call made the transition. False means the edit was already finished
+ *   or the attempt is no longer the current one: a duplicated or late delivery.
  */
 export async function completeEdit(
   db: D1Database,

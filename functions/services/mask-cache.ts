@@ -1,6 +1,6 @@
 /**
- * The mask cache: a finished single-entity edit leaves its entity mask behind, and a later edit
- * of the same entity in the same image sends that mask to the runner (input `mask`), which then
+ * The mask cache. A finished single-entity edit leaves its entity mask behind. A later edit of
+ * the same entity in the same image sends that mask to the runner (input `mask`), so the runner
  * skips the alignment phase (segmentation proposals and CLIP scoring).
  *
  * A mask depends on the image, the entity words, the selection settings and the models that

@@ -22,11 +22,10 @@ type JsonObject = Record<string, unknown>
 
 /** JSON Schema of `schema` for requests (`input`: defaults optional) or responses (`output`). */
 export function toSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    io,
-    unrepresentable: 'any',
-  }) as JsonObject
-  return rest
+  const jsonSchema = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject
+  // OpenAPI 3.1 declares the JSON Schema dialect once for the document, not per schema.
+  delete jsonSchema.$schema
+  return jsonSchema
 }
 
 const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` })

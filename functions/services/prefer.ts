@@ -1,11 +1,12 @@
 /**
- * The `Prefer` request header (RFC 7240) of `POST /v1/edits`: `wait=N` asks the API to hold the
- * response up to N seconds for the edit to finish, `respond-async` asks for an immediate 202.
+ * The `Prefer` request header (RFC 7240) of `POST /v1/edits`. `wait=N` requests that the API
+ * hold the response up to N seconds for the edit to finish, and `respond-async` requests an
+ * immediate 202.
  * Without either the API waits the configured default (DEFAULT_WAIT_S); N is capped at
  * MAX_WAIT_S.
  */
 
-/** How long to wait, and the `Preference-Applied` value that says so (none if not asked). */
+/** Wait time, and the `Preference-Applied` value to send (none when no preference applied). */
 export interface WaitPreference {
   readonly waitS: number
   readonly applied?: string

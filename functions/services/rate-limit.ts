@@ -24,7 +24,7 @@ export interface ConsumeRequest {
   readonly costs: Readonly<Record<string, number>>
 }
 
-/** Durable Object that holds the GCRA state of one API key's policies. */
+/** Durable Object that stores the GCRA state of one API key's policies. */
 export class RateLimiter extends DurableObject {
   /**
    * Spends the request's cost in every policy, or in none when any policy would go over: a

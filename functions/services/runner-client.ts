@@ -8,9 +8,9 @@
  *   always asynchronous, finished through a Standard Webhooks delivery.
  *
  * Webhooks from a runner arrive at `/v1/runner-webhooks/<kind>/<edit id>` with a signed query
- * (`runnerWebhookUrl`) that scopes them to one attempt of one edit. Where the runner signs its
- * deliveries (Replicate always; an http runner when RUNNER_WEBHOOK_SECRET is set), the Standard
- * Webhooks signature over the raw body is checked as well.
+ * (`runnerWebhookUrl`) that scopes them to one attempt of one edit. Replicate also signs each
+ * delivery with the Standard Webhooks scheme, and so does an http runner when
+ * RUNNER_WEBHOOK_SECRET is set. That signature over the raw body is then checked as well.
  */
 import type { PredictionInput, PredictionResponse } from '../../shared/schemas/prediction.ts'
 import { hmacSha256, timingSafeEqual, fromBase64, toBase64Url } from '../../shared/signing.ts'
@@ -20,12 +20,12 @@ import { createReplicateRunnerClient } from './runner-replicate.ts'
 
 export { RunnerCallError } from './runner-errors.ts'
 
-/** What the edge asks a runner to do. */
+/** Prediction request from the edge to a runner. */
 export interface RunnerSubmitRequest {
   /** Our id of this attempt, `<edit id>-<attempt>`; the http runner uses it as prediction id. */
   readonly predictionId: string
   readonly input: PredictionInput
-  /** Where an asynchronous runner sends the finished prediction. */
+  /** URL that an asynchronous runner sends the finished prediction to. */
   readonly webhookUrl: string
 }
 

@@ -1,9 +1,9 @@
 /**
  * Runner client for a Cog HTTP runner. See runner-client.ts for the interface.
  *
- * Failure mapping: a connection failure, a timeout, a 5xx or a 429 is retryable (the runner is
- * down, busy or overloaded); a 4xx is not (the request itself is wrong, and resending it would
- * fail the same way).
+ * Failure mapping: a connection failure, a timeout, a 5xx or a 429 is retryable, because the
+ * runner is down, busy or overloaded. A 4xx is not, because the request itself is wrong and
+ * resending it would fail the same way.
  */
 import { ProblemSchema } from '../../shared/schemas/api.ts'
 import {
@@ -72,7 +72,7 @@ async function sendPrediction(options: {
     })
   } catch (error) {
     if (signal.aborted) {
-      throw new RunnerCallError(`The runner did not answer within ${timeoutS} s.`, {
+      throw new RunnerCallError(`The runner did not respond within ${timeoutS} s.`, {
         slug: 'timed-out',
         retryable: true,
         cause: error,
@@ -94,7 +94,7 @@ async function readSubmission(
 
   const parsed = PredictionResponseSchema.safeParse(await response.json().catch(() => undefined))
   if (!parsed.success) {
-    throw new RunnerCallError('The runner answered with a body that is not a prediction.', {
+    throw new RunnerCallError('The runner responded with a body that is not a prediction.', {
       slug: 'runner-failed',
       retryable: true,
       cause: parsed.error,
@@ -104,7 +104,7 @@ async function readSubmission(
   if (TERMINAL.has(prediction.status)) return { kind: 'finished', prediction }
   if (mode === 'sync') {
     throw new RunnerCallError(
-      `The runner answered a synchronous request with status "${prediction.status}".`,
+      `The runner returned status "${prediction.status}" for a synchronous request.`,
       { slug: 'runner-failed', retryable: true }
     )
   }
@@ -119,7 +119,7 @@ async function toCallError(response: Response): Promise<RunnerCallError> {
   const retryable = response.status >= 500 || response.status === 429
   const retryAfter = Number(response.headers.get('Retry-After') ?? NaN)
 
-  return new RunnerCallError(`The runner answered ${response.status}: ${detail}`, {
+  return new RunnerCallError(`The runner responded with HTTP ${response.status}: ${detail}`, {
     slug: slug ?? (retryable ? 'runner-unavailable' : 'runner-failed'),
     retryable,
     ...(Number.isFinite(retryAfter) ? { retryAfterS: retryAfter } : {}),

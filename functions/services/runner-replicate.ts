@@ -63,7 +63,7 @@ async function callReplicate<T>(call: () => Promise<T>): Promise<T> {
     const status = apiErrorStatus(error)
     if (status !== undefined) {
       const retryable = status === 429 || status >= 500
-      throw new RunnerCallError(`Replicate answered ${status}.`, {
+      throw new RunnerCallError(`Replicate responded with HTTP ${status}.`, {
         slug: retryable ? 'runner-unavailable' : 'runner-failed',
         retryable,
         cause: error,
@@ -77,7 +77,7 @@ async function callReplicate<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-// The client throws ApiError (name "ApiError", with the Response) for a non-2xx answer; its
+// The client throws ApiError (name "ApiError", with the Response) for a non-2xx response. Its
 // type declarations export only an interface, so the check goes by shape.
 function apiErrorStatus(error: unknown): number | undefined {
   if (!(error instanceof Error) || error.name !== 'ApiError' || !('response' in error))

@@ -85,7 +85,7 @@ async function settleSuccess(
     return settleFailure(ctx, { edit, attempt, failure })
   }
 
-  const { image: _image, mask: _mask, ...rest } = output
+  const rest = withoutReferences(output)
   const scores = await cachedScores(ctx, { edit, output })
   const result = {
     imageKey,
@@ -167,6 +167,14 @@ export async function finishWithProblem(
   await queueNotification(ctx, edit)
 }
 
+// The result record keeps R2 keys, not the URLs or data URIs the runner reported.
+function withoutReferences(output: PredictionOutput): Omit<PredictionOutput, 'image' | 'mask'> {
+  const copy: Partial<PredictionOutput> = { ...output }
+  delete copy.image
+  delete copy.mask
+  return copy as Omit<PredictionOutput, 'image' | 'mask'>
+}
+
 function failureOf(prediction: PredictionResponse): RunnerFailure {
   if (prediction.error_details) return prediction.error_details
   return {
@@ -179,7 +187,7 @@ function failureOf(prediction: PredictionResponse): RunnerFailure {
 }
 
 /**
- * Makes sure an output is in R2 under `key`: a data URI is decoded and written here; a URL must
+ * Makes sure an output is in R2 under `key`. A data URI is decoded and written here. A URL must
  * be the signed PUT URL the runner was given, so the object must already exist.
  */
 async function ensureStored(

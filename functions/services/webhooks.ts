@@ -6,8 +6,8 @@
  * API key's webhook secret of `<t>.<raw body>`. Receivers recompute it over the raw body,
  * compare in constant time and reject timestamps more than 5 minutes away from their clock.
  * `Semani-Delivery` is the same for every retry of one notification, so a receiver can drop
- * duplicates. A non-2xx answer or a failure is retried through the queue with growing delays;
- * redirects are not followed.
+ * duplicates. A non-2xx response or a failure is retried through the queue with growing delays,
+ * and redirects are not followed.
  */
 import { signPayload } from '../../shared/signing.ts'
 import { createBlobUrlSigner } from '../storage/signed-urls.ts'

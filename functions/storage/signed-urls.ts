@@ -30,7 +30,7 @@ export interface BlobUrlSigner {
 /** Path prefix of worker-served blob URLs. */
 export const BLOB_ROUTE_PREFIX = '/v1/blobs/'
 
-/** Longest lifetime a signed URL may have (7 days, the SigV4 presigning maximum). */
+/** Maximum lifetime of a signed URL: 7 days, the limit of SigV4 presigned URLs. */
 export const MAX_SIGNED_URL_TTL_S = 7 * 24 * 3600
 
 /**

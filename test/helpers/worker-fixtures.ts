@@ -24,7 +24,7 @@ export interface LoopbackServer {
   close(): Promise<void>
 }
 
-/** Starts an HTTP server on 127.0.0.1 that records each request and answers with `handle`. */
+/** Starts an HTTP server on 127.0.0.1 that records each request and responds with `handle`. */
 export async function startLoopbackServer(
   handle: (request: ReceivedRequest, response: ServerResponse) => void | Promise<void>
 ): Promise<LoopbackServer> {

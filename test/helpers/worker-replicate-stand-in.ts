@@ -2,13 +2,13 @@
  * A loopback server that speaks the part of Replicate's HTTP API the edge uses, in front of a
  * real runner process:
  *
- * - `POST /v1/deployments/{owner}/{name}/predictions` answers 201 with a `starting` prediction
+ * - `POST /v1/deployments/{owner}/{name}/predictions` returns 201 with a `starting` prediction
  *   under a Replicate-style id, then runs the input on the runner (`PUT /predictions/{id}`,
  *   synchronous) and delivers the finished prediction to the request's `webhook`, signed with
  *   the Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature);
  * - `GET /v1/predictions/{id}` returns the prediction's current state.
  *
- * `failCreates` makes the first N create calls answer 503, as Replicate does when a deployment
+ * `failCreates` makes the first N create calls fail with HTTP 503, as Replicate does when a deployment
  * is overloaded.
  */
 import { signStandardWebhook } from '../../shared/signing.ts'
@@ -19,7 +19,7 @@ export interface ReplicateStandIn {
   readonly server: LoopbackServer
   /** Webhook deliveries sent, with their headers and body, in order. */
   readonly deliveries: { url: string; headers: Record<string, string>; body: string }[]
-  /** Create calls still to be answered with 503. */
+  /** Create calls that will still fail with HTTP 503. */
   failCreates: number
   close(): Promise<void>
 }

@@ -5,13 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { problemType } from '../../../shared/problems.ts'
-import {
-  bearer,
-  readJson,
-  readProblem,
-  startTestWorker,
-  type TestWorker,
-} from '../../helpers/worker.ts'
+import { bearer, readProblem, startTestWorker, type TestWorker } from '../../helpers/worker.ts'
 
 let worker: TestWorker
 let key: string
@@ -49,7 +43,7 @@ async function countEdits(): Promise<number> {
   return row?.n ?? -1
 }
 
-// A PNG signature and an IHDR chunk that declares `width` x `height`; the CRC is left zero
+// A PNG signature and an IHDR chunk that declares `width` x `height`. The CRC is left zero,
 // because the header check reads the size without validating chunks.
 function pngHeader(width: number, height: number): Uint8Array {
   const bytes = new Uint8Array(33)

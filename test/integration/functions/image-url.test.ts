@@ -123,7 +123,7 @@ describe('POST /v1/edits with image_url', () => {
 
     expect(res.status).toBe(400)
     expect((await readProblem(res)).detail).toBe(
-      'image_url could not be fetched: the server answered 404. Check the URL, or send the ' +
+      'image_url could not be fetched: the server responded with HTTP 404. Check the URL, or send the ' +
         'image bytes instead.'
     )
   })

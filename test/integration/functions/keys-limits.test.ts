@@ -1,5 +1,5 @@
 // Credits, rate limits, quotas, idempotency and key scoping. The runner here accepts the
-// connection and never answers, so every edit stays open (and its units reserved) for the file.
+// connection and never responds, so every edit stays open (and its units reserved) for the file.
 import { readFile } from 'node:fs/promises'
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -1,4 +1,4 @@
-// Edits whose runner is down, answers nonsense, hangs, or is misconfigured. The stubs here only
+// Edits whose runner is down, returns nonsense, hangs, or is misconfigured. The stubs here only
 // inject faults a real runner cannot be made to produce on demand (a malformed reply, a hang);
 // "down" is a loopback port with nothing listening.
 import { readFile } from 'node:fs/promises'
@@ -80,7 +80,7 @@ describe('runner down', () => {
     const problem = await readProblem(res)
     expect(problem.type).toBe(problemType('runner-unavailable'))
     expect(problem.detail).toBe(
-      'The runner failed 3 times; the last time: The runner could not be reached.'
+      'The runner call failed 3 times. The last error: The runner could not be reached.'
     )
     const edit = await pollEdit(worker, { key, editId: problem.edit_id ?? '' })
     expect(edit.status).toBe('failed')
@@ -97,7 +97,7 @@ describe('runner down', () => {
   })
 })
 
-describe('runner that answers nonsense', () => {
+describe('runner that returns nonsense', () => {
   let worker: TestWorker
   let runner: LoopbackServer
   let key: string
@@ -125,7 +125,7 @@ describe('runner that answers nonsense', () => {
     expect(edit.error).toMatchObject({
       type: problemType('runner-failed'),
       detail:
-        'The runner failed 2 times; the last time: The runner answered with a body that is not a prediction.',
+        'The runner call failed 2 times. The last error: The runner responded with a body that is not a prediction.',
     })
   })
 
@@ -160,7 +160,7 @@ describe('runner that hangs', () => {
   let key: string
 
   beforeAll(async () => {
-    // Never answers; the worker's RUNNER_TIMEOUT_S ends each call.
+    // Never responds, so the worker's RUNNER_TIMEOUT_S ends each call.
     runner = await startLoopbackServer(() => undefined)
     worker = await startTestWorker({
       vars: { RUNNER_URL: runner.url, RUNNER_MAX_ATTEMPTS: '1', RUNNER_TIMEOUT_S: '1' },
@@ -193,7 +193,7 @@ describe('runner that hangs', () => {
     expect(edit.status).toBe('failed')
     expect(edit.error).toMatchObject({
       type: problemType('timed-out'),
-      detail: 'The runner failed 1 times; the last time: The runner did not answer within 1 s.',
+      detail: 'The runner did not respond within 1 s.',
     })
   })
 })

@@ -90,13 +90,19 @@ function awsEncode(text: string): string {
   )
 }
 
+// SigV4 sorts by code unit, which localeCompare would not.
+function compareCodeUnits(a: string, b: string): number {
+  if (a === b) return 0
+  return a < b ? -1 : 1
+}
+
 // Independent SigV4 query-signature computation, following the AWS documentation "Authenticating
 // Requests: Using Query Parameters (AWS Signature Version 4)", for a URL without a body hash.
 function expectedSignature(url: URL, method: string, secretAccessKey: string): string {
   const params = [...url.searchParams].filter(([name]) => name !== 'X-Amz-Signature')
   const canonicalQuery = params
     .map(([name, value]) => [awsEncode(name), awsEncode(value)])
-    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0))
+    .sort(([a = ''], [b = '']) => compareCodeUnits(a, b))
     .map(([name, value]) => `${name}=${value}`)
     .join('&')
   const canonicalRequest = [
