@@ -38,14 +38,16 @@ const URL_MARGIN_S = 600
 
 /** Runs the next attempt of an edit; returns a delay when the message should be retried. */
 export async function runAttempt(
-  ctx: ServiceContext,
+  queueCtx: ServiceContext,
   editId: string,
-  runner: RunnerClient = createRunnerClient(ctx.config)
+  runner: RunnerClient = createRunnerClient(queueCtx.config)
 ): Promise<AttemptOutcome> {
   // 1. Claim the attempt; a finished edit needs nothing
-  const attempt = await startAttempt(ctx.env.DB, editId, ctx.now())
-  const edit = attempt === undefined ? undefined : await findEdit(ctx.env.DB, editId)
+  const attempt = await startAttempt(queueCtx.env.DB, editId, queueCtx.now())
+  const edit = attempt === undefined ? undefined : await findEdit(queueCtx.env.DB, editId)
   if (attempt === undefined || !edit) return {}
+  // Log lines of the attempt carry the id of the request that created the edit.
+  const ctx = { ...queueCtx, log: queueCtx.log.child({ requestId: edit.requestId, attempt }) }
   if (attempt > ctx.config.runner.maxAttempts) {
     await giveUpEdit(ctx, editId)
     return {}

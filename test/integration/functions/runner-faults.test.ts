@@ -88,12 +88,24 @@ describe('runner down', () => {
     expect(edit.error?.type).toBe(problemType('runner-unavailable'))
   })
 
-  it('charges nothing for a failed edit', async () => {
+  it('logs attempts under the request id', async () => {
+    const res = await postEdit(worker, key, { prefer: 'wait=20' })
+    const requestId = res.headers.get('request-id')
+    await res.body?.cancel()
+
+    const attemptLines = worker.logs
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.event === 'runner.call_failed' && line.requestId === requestId)
+    expect(attemptLines.map((line) => line.attempt)).toEqual([1, 2, 3])
+  })
+
+  it('charges nothing for failed edits', async () => {
     const usage = await readJson<Usage>(await worker.request('/v1/usage', { headers: bearer(key) }))
 
     expect(await ledgerRows(worker)).toBe(0)
     expect(usage.credits).toEqual({ total: 5, used: 0, reserved: 0, remaining: 5 })
-    expect(usage.edits.failed).toBe(1)
+    expect(usage.edits.failed).toBe(2)
   })
 })
 
