@@ -1,6 +1,6 @@
 // Edits whose runner is down, returns nonsense, hangs, or is misconfigured. The stubs here only
-// inject faults a real runner cannot be made to produce on demand (a malformed reply, a hang);
-// "down" is a loopback port with nothing listening.
+// inject faults a real runner cannot be made to produce on demand: a malformed reply and a hang.
+// A runner that is down is a loopback port with nothing listening.
 import { readFile } from 'node:fs/promises'
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
