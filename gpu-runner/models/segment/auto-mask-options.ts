@@ -10,7 +10,7 @@
  * reached 47 of 52 entity boxes there, against 22 with the reference filters.
  */
 
-/** Which decoder outputs a grid pass asks for at each point. */
+/** Use of the single-mask decoder output at each point of a grid pass. */
 export type SingleMaskUse = 'never' | 'when-uncertain' | 'always'
 
 /** One pass of point prompts. */

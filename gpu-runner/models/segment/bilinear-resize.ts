@@ -3,10 +3,10 @@
  * byte. The SAM reference preprocessing (`ResizeLongestSide.apply_image`) resizes with Pillow,
  * and the encoder was trained on such inputs.
  *
- * Pillow (`src/libImaging/Resample.c`) resamples in two separable passes, horizontal first,
- * each with a triangle filter whose support widens by the scale factor when shrinking (so it
- * antialiases), coefficients in 22-bit fixed point, and rounding and clamping to 8 bits between
- * the passes. A pass whose size does not change is skipped.
+ * Pillow (`src/libImaging/Resample.c`) resamples in two separable passes, horizontal first.
+ * Each pass uses a triangle filter whose support widens by the scale factor when shrinking, so
+ * it antialiases. Coefficients are 22-bit fixed point, and values are rounded and clamped to
+ * 8 bits between the passes. A pass whose size does not change is skipped.
  */
 import type { RgbImage } from '../../image/types.ts'
 
@@ -89,7 +89,8 @@ function computeCoefficients(inSize: number, outSize: number): PassCoefficients 
 
 function clampToByte(accumulator: number): number {
   const value = accumulator >> PRECISION_BITS
-  return value < 0 ? 0 : value > 255 ? 255 : value
+  if (value < 0) return 0
+  return Math.min(value, 255)
 }
 
 function resizeHorizontal(image: RgbImage, outWidth: number): RgbImage {

@@ -87,19 +87,26 @@ function cleanCandidate(
   const islands = removeSmallRegions({ ...mask, data: holes.data }, workingMinArea, 'islands')
   const unchanged = !holes.changed && !islands.changed
 
-  // 3. Upright mask
+  // 3. Upright mask, computed only in a window around the cleaned mask
   const upright = { width: sam.originalWidth, height: sam.originalHeight }
-  const data = working.isUpright
-    ? islands.data
-    : uprightMask({ logits, before: mask.data, after: islands.data, working, upright, options })
-  const area = countMaskArea(data)
-  const bbox = computeMaskBox({ data, ...upright })
-  if (bbox === null || area < minRegionArea(upright, options.minRegionAreaFraction)) return null
+  const window = working.isUpright
+    ? { x: 0, y: 0, ...upright, data: islands.data }
+    : uprightWindow({ logits, before: mask.data, after: islands.data, working, upright, options })
+  const area = countMaskArea(window.data)
+  const windowBox = computeMaskBox(window)
+  if (windowBox === null || area < minRegionArea(upright, options.minRegionAreaFraction)) {
+    return null
+  }
 
   // 4. Box crop
   const proposal: MaskProposal = {
-    bbox,
-    boxMask: cropToBox(data, upright.width, bbox),
+    bbox: [
+      windowBox[0] + window.x,
+      windowBox[1] + window.y,
+      windowBox[2] + window.x,
+      windowBox[3] + window.y,
+    ],
+    boxMask: cropToBox(window.data, window.width, windowBox),
     area,
     predictedIou: candidate.predictedIou,
     stabilityScore: candidate.stabilityScore,
@@ -116,14 +123,30 @@ function minRegionArea(frame: { width: number; height: number }, fraction: numbe
   return Math.max(1, Math.round(frame.width * frame.height * fraction))
 }
 
-function uprightMask(args: {
+/** Part of the upright mask: `data` is `width` × `height` with its origin at (`x`, `y`). */
+interface MaskWindow {
+  readonly x: number
+  readonly y: number
+  readonly width: number
+  readonly height: number
+  readonly data: Uint8Array
+}
+
+/**
+ * Upsamples the cleaned working-frame mask to the upright size inside a window around it.
+ *
+ * Every working pixel outside the cleaned mask has a logit at or below the threshold (removed
+ * islands are patched below it), and a bilinear tap reaches one pixel out. So an upright pixel
+ * more than two working pixels outside the mask's box is outside the mask.
+ */
+function uprightWindow(args: {
   logits: Float32Array
   before: Uint8Array
   after: Uint8Array
   working: WorkingFrame
   upright: { width: number; height: number }
   options: FinalizeOptions
-}): Uint8Array {
+}): MaskWindow {
   const { logits, before, after, working, upright, options } = args
   let patched = logits
   if (before !== after) {
@@ -133,7 +156,17 @@ function uprightMask(args: {
       patched[i] = options.maskThreshold + (after[i] === 1 ? CLEANED_LOGIT : -CLEANED_LOGIT)
     }
   }
-  return thresholdLogits(resizeLogitsBilinear(patched, working, upright), options.maskThreshold)
+
+  const box = computeMaskBox({ data: after, ...size(working) })
+  if (box === null) return { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) }
+  const scaleX = upright.width / working.width
+  const scaleY = upright.height / working.height
+  const x = Math.max(0, Math.floor((box[0] - 2) * scaleX))
+  const y = Math.max(0, Math.floor((box[1] - 2) * scaleY))
+  const width = Math.min(upright.width, Math.ceil((box[2] + 2) * scaleX)) - x
+  const height = Math.min(upright.height, Math.ceil((box[3] + 2) * scaleY)) - y
+  const resized = resizeLogitsBilinear(patched, working, upright, { x, y, width, height })
+  return { x, y, width, height, data: thresholdLogits(resized, options.maskThreshold) }
 }
 
 function cropToBox(mask: Uint8Array, width: number, box: PixelBox): Uint8Array {

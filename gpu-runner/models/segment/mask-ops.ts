@@ -133,27 +133,28 @@ export function computeMaskBox(mask: BinaryMask): PixelBox | null {
  * semantics of PyTorch `F.interpolate(mode='bilinear', align_corners=False)` and ONNX `Resize`
  * with `half_pixel` coordinates that the SAM decoder graph uses to upsample its masks.
  *
- * @param crop Computes only the top-left `crop` of the `to` grid, as if the full result were
- *   cropped afterwards; default the whole grid.
+ * @param crop Computes only this window of the `to` grid (offset `x`, `y`, default 0), as if
+ *   the full result were cropped afterwards; default the whole grid.
  */
 export function resizeLogitsBilinear(
   logits: Float32Array,
   from: { width: number; height: number },
   to: { width: number; height: number },
-  crop: { width: number; height: number } = to
+  crop: { x?: number; y?: number; width: number; height: number } = to
 ): Float32Array {
+  const { x: cropX = 0, y: cropY = 0 } = crop
   const xTaps = computeLinearTaps(from.width, to.width)
   const yTaps = computeLinearTaps(from.height, to.height)
   const out = new Float32Array(crop.width * crop.height)
 
   for (let y = 0; y < crop.height; y++) {
-    const rowA = (yTaps.lower[y] ?? 0) * from.width
-    const rowB = (yTaps.upper[y] ?? 0) * from.width
-    const wy = yTaps.fraction[y] ?? 0
+    const rowA = (yTaps.lower[cropY + y] ?? 0) * from.width
+    const rowB = (yTaps.upper[cropY + y] ?? 0) * from.width
+    const wy = yTaps.fraction[cropY + y] ?? 0
     for (let x = 0; x < crop.width; x++) {
-      const xa = xTaps.lower[x] ?? 0
-      const xb = xTaps.upper[x] ?? 0
-      const wx = xTaps.fraction[x] ?? 0
+      const xa = xTaps.lower[cropX + x] ?? 0
+      const xb = xTaps.upper[cropX + x] ?? 0
+      const wx = xTaps.fraction[cropX + x] ?? 0
       const top = (logits[rowA + xa] ?? 0) * (1 - wx) + (logits[rowA + xb] ?? 0) * wx
       const bottom = (logits[rowB + xa] ?? 0) * (1 - wx) + (logits[rowB + xb] ?? 0) * wx
       out[y * crop.width + x] = top * (1 - wy) + bottom * wy

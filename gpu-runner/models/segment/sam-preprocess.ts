@@ -10,7 +10,7 @@ import { resizeRgbBilinear } from './bilinear-resize.ts'
 import { SAM_IMAGE_SIZE_PX } from '../contracts.ts'
 import type { SamEncoderConfig } from './sam-config.ts'
 
-/** Sizes of the upright image and of its resized copy that the encoder sees. */
+/** Sizes of the upright image and of the resized copy that is fed to the encoder. */
 export interface SamFrame {
   readonly originalWidth: number
   readonly originalHeight: number

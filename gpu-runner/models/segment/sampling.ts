@@ -3,9 +3,9 @@
  * coverage map that lets later passes skip points inside masks already accepted.
  *
  * Masks are sampled in a working frame: the upright image size when its longest side is at most
- * 1024 px, else the 1024-longest-side frame. The filters therefore see a large photo's masks at
- * that frame, where the reference computes the stability score at full size; the two differ by
- * resampling only, and large photos cost no more per call than small ones.
+ * 1024 px, else the 1024-longest-side frame. So a large photo costs no more per call than a
+ * small one. Its stability scores are computed at that frame, whereas the reference computes
+ * them at full size. The two differ by resampling only.
  */
 import type { PixelBox } from '../../pipeline/types.ts'
 import { SAM_IMAGE_SIZE_PX } from '../contracts.ts'

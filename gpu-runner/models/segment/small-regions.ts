@@ -1,14 +1,15 @@
 /**
  * Removal of small islands and holes from binary masks, with the semantics of
- * `remove_small_regions` in segment-anything `segment_anything/utils/amg.py`: components are
- * 8-connected; in `holes` mode every component of the outside smaller than the area is filled
- * (a small piece of background cut off at the image border counts as a hole too); in `islands`
- * mode every component of the inside smaller than the area is cleared, unless all are, in which
- * case the largest stays.
+ * `remove_small_regions` in segment-anything `segment_anything/utils/amg.py`.
+ *
+ * Components are 8-connected. In `holes` mode, every component of the outside smaller than the
+ * area is filled, so a small piece of background cut off at the image border counts as a hole
+ * too. In `islands` mode, every component of the inside smaller than the area is cleared,
+ * unless all of them are small. Then the largest stays.
  */
 import type { BinaryMask } from './mask-ops.ts'
 
-/** Which components `removeSmallRegions` edits. */
+/** Kind of component `removeSmallRegions` edits: outside pixels (holes) or inside (islands). */
 export type SmallRegionMode = 'holes' | 'islands'
 
 /** Result of one pass: the new mask data and whether any pixel changed. */

@@ -90,6 +90,21 @@ describe('finalizeProposals', () => {
     expect(proposal.area).toBe(640 * 640 - 4 * 6)
   })
 
+  it('keeps a large mask at the border', () => {
+    const frame = computeSamFrame(2048, 2048)
+    const working = { width: 1024, height: 1024, outputFrame: 'resized', isUpright: false } as const
+
+    const [proposal] = finalizeProposals(
+      [makeCandidate(makeLowRes(0, 60))],
+      { sam: frame, working },
+      OPTIONS
+    )
+
+    // Cells 0..59 are pixels 0..479; only the corner away from the border is rounded.
+    expect(proposal?.bbox).toEqual([0, 0, 480, 480])
+    expect(proposal?.area).toBe(480 * 480 - 6)
+  })
+
   it('prefers a mask that needed no clean-up', () => {
     const frame = computeSamFrame(512, 512)
     const working = { width: 512, height: 512, outputFrame: 'original', isUpright: true } as const

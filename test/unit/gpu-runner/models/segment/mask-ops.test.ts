@@ -151,6 +151,23 @@ describe('measureLogitMask', () => {
   })
 })
 
+describe('resizeLogitsBilinear with an offset crop', () => {
+  it('equals the cropped full result', () => {
+    const source = Float32Array.from({ length: 48 }, (_, i) => Math.cos(i))
+    const full = resizeLogitsBilinear(source, { width: 8, height: 6 }, { width: 20, height: 15 })
+
+    const cropped = resizeLogitsBilinear(
+      source,
+      { width: 8, height: 6 },
+      { width: 20, height: 15 },
+      { x: 5, y: 9, width: 6, height: 3 }
+    )
+
+    const expected = [9, 10, 11].flatMap((y) => Array.from(full.subarray(y * 20 + 5, y * 20 + 11)))
+    expect(Array.from(cropped)).toEqual(expected)
+  })
+})
+
 describe('resizeLogitsBilinear with a crop', () => {
   it('equals the cropped full result', () => {
     const source = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i))

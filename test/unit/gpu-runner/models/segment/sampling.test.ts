@@ -17,9 +17,9 @@ import {
   collectCandidates,
 } from '../../../../../gpu-runner/models/segment/sampling.ts'
 
-// The real decoder cannot be told which mask to return for a point, so these tests drive the
-// sampling rules with a scripted decoder: each prompt yields a disc of radius 12 px around the
-// point, with hard ±10 logits (stability score 1) and a chosen predicted IoU.
+// The real decoder's masks cannot be chosen per point, so these tests drive the sampling rules
+// with a scripted decoder. Each prompt yields a disc of radius 12 px around the point, with
+// hard ±10 logits (stability score 1) and a chosen predicted IoU.
 
 const WIDTH = 120
 const HEIGHT = 90
@@ -46,7 +46,8 @@ function makeDecoder(iou: { multimask: number; single: number }, softness = 0): 
         for (let x = 0; x < WIDTH; x++) {
           const inside = Math.hypot(x - point.x, y - point.y) < 12
           // A soft mask has logits within ±softness of the threshold everywhere.
-          logits[y * WIDTH + x] = softness > 0 ? (inside ? softness : -softness) : inside ? 10 : -10
+          const magnitude = softness > 0 ? softness : 10
+          logits[y * WIDTH + x] = inside ? magnitude : -magnitude
         }
       }
       const predictedIou = multimask ? iou.multimask : iou.single
