@@ -210,6 +210,77 @@ describe('runner that hangs', () => {
   })
 })
 
+describe('runner that reports entity-not-found', () => {
+  let worker: TestWorker
+  let runner: LoopbackServer
+  let key: string
+  let delivered: { url: string; body: string } | undefined
+
+  beforeAll(async () => {
+    // Accepts asynchronously, then posts a failed prediction to the webhook. The tiny profile's
+    // not-found threshold is -1, so a real tiny runner cannot report this failure on demand.
+    runner = await startLoopbackServer(async (request, response) => {
+      const body = JSON.parse(request.body.toString()) as { id: string; webhook: string }
+      response.statusCode = 202
+      response.setHeader('Content-Type', 'application/json')
+      response.end(JSON.stringify({ id: body.id, status: 'starting' }))
+      const failed = JSON.stringify({
+        id: body.id,
+        status: 'failed',
+        error: 'No region matches "unicorn".',
+        error_details: {
+          slug: 'entity-not-found',
+          detail:
+            'No region matches "unicorn": the best score is 0.120, below the threshold 0.150.',
+          retryable: false,
+          candidates: [{ bbox: [0, 0, 10, 10], area: 100, score: 0.12 }],
+        },
+      })
+      delivered = { url: body.webhook, body: failed }
+      await fetch(body.webhook, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: failed,
+      })
+    })
+    worker = await startTestWorker({ vars: { RUNNER_URL: runner.url, RUNNER_MODE: 'webhook' } })
+    key = (await worker.createKey({ credits: 3 })).key
+  })
+
+  afterAll(async () => {
+    await worker.dispose()
+    await runner.close()
+  })
+
+  it('returns the problem with candidates', async () => {
+    const res = await postEdit(worker, key, { prefer: 'wait=20', body: { entity: 'unicorn' } })
+
+    expect(res.status).toBe(422)
+    expect(await readProblem(res)).toMatchObject({
+      type: problemType('entity-not-found'),
+      detail: 'No region matches "unicorn": the best score is 0.120, below the threshold 0.150.',
+      candidates: [{ bbox: [0, 0, 10, 10], area: 100, score: 0.12 }],
+    })
+  })
+
+  it('ignores a duplicated delivery', async () => {
+    const before = await readJson<Usage>(
+      await worker.request('/v1/usage', { headers: bearer(key) })
+    )
+
+    const res = await fetch(delivered?.url ?? '', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: delivered?.body,
+    })
+
+    expect(res.status).toBe(204)
+    const after = await readJson<Usage>(await worker.request('/v1/usage', { headers: bearer(key) }))
+    expect(after.edits).toEqual(before.edits)
+    expect(after.credits).toEqual({ total: 3, used: 0, reserved: 0, remaining: 3 })
+  })
+})
+
 describe('consumer that keeps failing', () => {
   let worker: TestWorker
   let key: string
