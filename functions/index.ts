@@ -13,6 +13,7 @@ import { requestContext } from './middleware/request-context.ts'
 import { blobsRoutes } from './routes/blobs.ts'
 import { editsRoutes } from './routes/edits.ts'
 import { openApiRoutes } from './routes/openapi.ts'
+import { playgroundRoutes } from './routes/playground.ts'
 import { runnerWebhooksRoutes } from './routes/runner-webhooks.ts'
 import { uploadsRoutes } from './routes/uploads.ts'
 import { usageRoutes } from './routes/usage.ts'
@@ -48,6 +49,7 @@ app.route('/v1/usage', usageRoutes)
 app.route('/v1/blobs', blobsRoutes)
 app.route('/v1/runner-webhooks', runnerWebhooksRoutes)
 app.route('/', openApiRoutes)
+app.route('/', playgroundRoutes)
 
 app.onError(renderError)
 app.notFound(renderNotFound)
