@@ -46,11 +46,12 @@ export async function startLocalStack(options: {
     ? { profile: options.profile, skipped: [] }
     : chooseInstalledProfile({ hasCuda: detectCuda().available })
 
-  // 2. Runner on a free loopback port, trusting only the worker's blob URLs
+  // 2. Runner on a free loopback port, trusting only the worker's blob and webhook URLs
   const port = options.port ?? DEFAULT_STACK_PORT
+  const origin = `http://127.0.0.1:${port}`
   const runner: LaunchedRunner = await launchRunner({
     profile: profile.profile,
-    trustedPrefixes: [`http://127.0.0.1:${port}/v1/blobs/`],
+    trustedPrefixes: [`${origin}/v1/blobs/`, `${origin}/v1/runner-webhooks/`],
     ...(options.onLogLine ? { onLogLine: options.onLogLine } : {}),
   })
 
