@@ -10,6 +10,7 @@ import { TERMINAL_EDIT_STATUSES } from '../../shared/schemas/api.ts'
 import { checkOutboundUrl } from './address-check.ts'
 import type { ServiceContext } from './context.ts'
 import type { EditSubmission } from './edit-request.ts'
+import { waitForEditSignal } from './edit-signals.ts'
 import {
   findIdempotencyKey,
   fingerprintEditRequest,
@@ -166,9 +167,9 @@ function isConstraintError(error: unknown): boolean {
 /**
  * Polls an edit until it finishes or `waitS` seconds pass; returns its latest state.
  *
- * The poll interval is a tenth of the time waited so far, kept between 25 ms and 0.5 s. Noticing
- * the completion then adds about a tenth to the wait (25 ms at least), and a long wait costs
- * two D1 reads per second.
+ * The poll interval is a tenth of the time waited so far, kept between 25 ms and 0.5 s, and a
+ * long wait costs two D1 reads per second. A completion in the same isolate ends the interval
+ * at once (edit-signals.ts); otherwise noticing it adds about a tenth to the wait.
  */
 export async function waitForEdit(
   ctx: ServiceContext,
@@ -185,7 +186,7 @@ export async function waitForEdit(
       MAX_POLL_INTERVAL_MS,
       Math.max(MIN_POLL_INTERVAL_MS, (nowMs - startMs) / 10)
     )
-    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, deadlineMs - nowMs)))
+    await waitForEditSignal(edit.id, Math.min(intervalMs, deadlineMs - nowMs))
     edit = (await findEdit(ctx.env.DB, edit.id)) ?? edit
   }
   return edit

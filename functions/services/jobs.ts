@@ -13,6 +13,7 @@ import type { ImageFormat } from '../../shared/limits.ts'
 import type { EditJob, EditStatus } from '../../shared/schemas/api.ts'
 import type { ProblemBody } from '../../shared/problems.ts'
 import type { PredictionOutput } from '../../shared/schemas/prediction.ts'
+import { signalEditFinished } from './edit-signals.ts'
 
 /** Outputs of a succeeded attempt, as stored in `result_json`. */
 export interface EditResultRecord {
@@ -219,7 +220,9 @@ export async function completeEdit(
       )
       .bind(at, id),
   ])
-  return (update?.meta.changes ?? 0) === 1
+  const changed = (update?.meta.changes ?? 0) === 1
+  if (changed) signalEditFinished(id)
+  return changed
 }
 
 /**
@@ -250,7 +253,9 @@ export async function finishEditWithProblem(
     )
     .bind(status, JSON.stringify(problem), at, at, ...bindings)
     .run()
-  return result.meta.changes === 1
+  const changed = result.meta.changes === 1
+  if (changed) signalEditFinished(id)
+  return changed
 }
 
 function toRecord(row: EditRow): EditRecord {
