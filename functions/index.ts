@@ -12,9 +12,11 @@ import { renderError, renderNotFound } from './errors.ts'
 import { requestContext } from './middleware/request-context.ts'
 import { blobsRoutes } from './routes/blobs.ts'
 import { editsRoutes } from './routes/edits.ts'
+import { mcpRoutes } from './routes/mcp.ts'
 import { openApiRoutes } from './routes/openapi.ts'
 import { playgroundRoutes } from './routes/playground.ts'
 import { runnerWebhooksRoutes } from './routes/runner-webhooks.ts'
+import { toolsRoutes } from './routes/tools.ts'
 import { uploadsRoutes } from './routes/uploads.ts'
 import { usageRoutes } from './routes/usage.ts'
 import { handleQueueBatch } from './services/queue-consumer.ts'
@@ -48,6 +50,8 @@ app.route('/v1/uploads', uploadsRoutes)
 app.route('/v1/usage', usageRoutes)
 app.route('/v1/blobs', blobsRoutes)
 app.route('/v1/runner-webhooks', runnerWebhooksRoutes)
+app.route('/v1/tools', toolsRoutes)
+app.route('/mcp', mcpRoutes)
 app.route('/', openApiRoutes)
 app.route('/', playgroundRoutes)
 
