@@ -31,7 +31,14 @@ app.use(secureHeaders())
 app.use(
   cors({
     origin: '*',
-    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Prefer'],
+    allowHeaders: [
+      'Authorization',
+      'Content-Type',
+      'Idempotency-Key',
+      'Prefer',
+      // Sent by browser MCP clients on every request after initialisation.
+      'Mcp-Protocol-Version',
+    ],
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'],
     exposeHeaders: [
       'Request-Id',
