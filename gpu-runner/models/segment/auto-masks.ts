@@ -95,10 +95,10 @@ function selectCandidatesByNms(
   candidates: readonly MaskCandidate[],
   iouThreshold: number
 ): MaskCandidate[] {
-  const kept = selectByNms(
+  const keptIndices = selectByNms(
     candidates.map((c) => c.box),
     candidates.map((c) => c.predictedIou),
     iouThreshold
   )
-  return kept.map((index) => candidates[index] as MaskCandidate)
+  return keptIndices.map((index) => candidates[index] as MaskCandidate)
 }

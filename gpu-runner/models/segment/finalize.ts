@@ -56,13 +56,13 @@ export function finalizeProposals(
         b.mask.proposal.predictedIou - a.mask.proposal.predictedIou ||
         a.index - b.index
     )
-  const kept = selectByNms(
+  const keptPositions = selectByNms(
     ranked.map((r) => r.mask.proposal.bbox),
     ranked.map((_, position) => ranked.length - position),
     options.boxNmsThreshold
   )
 
-  return kept
+  return keptPositions
     .map((position) => (ranked[position] as (typeof ranked)[number]).mask.proposal)
     .sort((a, b) => b.area - a.area || compareBoxes(a.bbox, b.bbox))
 }

@@ -67,6 +67,7 @@ export function measureLogitMask(
   const high = threshold + offset
   const low = threshold - offset
   const height = logits.length / width
+
   let intersection = 0
   let union = 0
   let area = 0
@@ -89,6 +90,7 @@ export function measureLogitMask(
       y1 = y
     }
   }
+
   return {
     stabilityScore: union === 0 ? 0 : intersection / union,
     box: area === 0 ? null : [x0, y0, x1 + 1, y1 + 1],
@@ -133,8 +135,8 @@ export function computeMaskBox(mask: BinaryMask): PixelBox | null {
  * semantics of PyTorch `F.interpolate(mode='bilinear', align_corners=False)` and ONNX `Resize`
  * with `half_pixel` coordinates that the SAM decoder graph uses to upsample its masks.
  *
- * @param crop Computes only this window of the `to` grid (offset `x`, `y`, default 0), as if
- *   the full result were cropped afterwards; default the whole grid.
+ * @param crop Window of the `to` grid to compute, at offset `x`, `y` (default 0). The result
+ *   equals the same window cut from the full result. Default: the whole grid.
  */
 export function resizeLogitsBilinear(
   logits: Float32Array,

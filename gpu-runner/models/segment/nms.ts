@@ -35,11 +35,13 @@ export function selectByNms(
   }
 
   const order = boxes.map((_, i) => i).sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || a - b)
-  const kept: number[] = []
+  const keptIndices: number[] = []
   for (const index of order) {
     const box = boxes[index] as PixelBox
-    const overlaps = kept.some((k) => computeBoxIou(boxes[k] as PixelBox, box) > iouThreshold)
-    if (!overlaps) kept.push(index)
+    const overlaps = keptIndices.some(
+      (k) => computeBoxIou(boxes[k] as PixelBox, box) > iouThreshold
+    )
+    if (!overlaps) keptIndices.push(index)
   }
-  return kept
+  return keptIndices
 }
