@@ -78,7 +78,7 @@ export const DEFAULT_AUTO_MASK_OPTIONS: AutoMaskOptions = {
 }
 
 /**
- * Speed first: a 6 × 6 grid that asks for the single-mask output only where the first mask is
+ * Speed first: a 6 × 6 grid that requests the single-mask output only where the first mask is
  * not confident, about 40 to 70 decoder calls and a few seconds on two CPU cores. It misses
  * more small entities; `npm run bench:align` prints its coverage next to the default's.
  */
