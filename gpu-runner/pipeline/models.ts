@@ -11,7 +11,7 @@ import { resolveProfile, type ResolvedModel, type ResolvedProfile } from '../mod
 import type { ModelRole } from '../models/contracts.ts'
 import { createSamDecoder } from '../models/segment/sam-decoder.ts'
 import { createSamEncoder } from '../models/segment/sam-encoder.ts'
-import type { SamEncoderConfig } from '../models/segment/sam-config.ts'
+import { toSamEncoderConfig } from '../models/segment/sam-models.ts'
 import type { SamModels } from '../models/segment/auto-masks.ts'
 import { loadClipTokenizer, type ClipTokenizer, type PadStrategy } from '../text/clip-tokenizer.ts'
 
@@ -114,17 +114,6 @@ async function assembleModels(
     release: async () => {
       await Promise.all(sessions.map((session) => session.release()))
     },
-  }
-}
-
-// The session maps the file's names to the contract's, so the encoder always sees these names.
-function toSamEncoderConfig(config: ResolvedModel<'sam-encoder'>['config']): SamEncoderConfig {
-  return {
-    inputName: 'input',
-    outputName: 'output',
-    pixelInput: config.pixelInput,
-    pixelMean: config.pixelMean,
-    pixelStd: config.pixelStd,
   }
 }
 
