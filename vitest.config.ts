@@ -8,7 +8,11 @@ export default defineConfig({
       {
         test: {
           name: 'default',
-          include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/integration/**/*.test.ts',
+            'test/e2e/**/*.test.ts',
+          ],
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,

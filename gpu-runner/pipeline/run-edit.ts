@@ -303,7 +303,10 @@ class StageTimings {
 
   rounded(): Record<string, number> {
     return Object.fromEntries(
-      Object.entries(this.totals).map(([stage, durationMs]) => [stage, Math.round(durationMs * 10) / 10])
+      Object.entries(this.totals).map(([stage, durationMs]) => [
+        stage,
+        Math.round(durationMs * 10) / 10,
+      ])
     )
   }
 }

@@ -4,7 +4,12 @@
  */
 import { z } from 'zod'
 
-import { IMAGE_FORMATS, MAX_EDITS_PER_REQUEST, MAX_ENTITY_CHARS, MAX_PROMPT_CHARS } from '../limits.ts'
+import {
+  IMAGE_FORMATS,
+  MAX_EDITS_PER_REQUEST,
+  MAX_ENTITY_CHARS,
+  MAX_PROMPT_CHARS,
+} from '../limits.ts'
 
 /** Denoising steps when the caller gives none (the DDIM default of the SD inpainting pipeline). */
 export const DEFAULT_STEPS = 50
@@ -41,7 +46,12 @@ export type EditStep = z.infer<typeof EditStepSchema>
 
 export const EditSettingsSchema = z.strictObject({
   negative_prompt: z.string().max(MAX_PROMPT_CHARS).default(''),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
   steps: z.number().int().min(1).max(150).default(DEFAULT_STEPS),
   guidance_scale: z.number().min(1).max(30).default(DEFAULT_GUIDANCE_SCALE),
   scheduler: z.enum(SCHEDULERS).default('ddim'),

@@ -34,7 +34,9 @@ export function createClipEncoders(sessions: {
   return {
     async encodeImages(pixels, count) {
       const dims = [count, 3, CLIP_IMAGE_SIZE, CLIP_IMAGE_SIZE]
-      const outputs = await image.run({ pixel_values: makeTensor(image, 'pixel_values', pixels, dims) })
+      const outputs = await image.run({
+        pixel_values: makeTensor(image, 'pixel_values', pixels, dims),
+      })
       return checkEmbeddings(image.id, readOutput(outputs, 'image_embeds'), count)
     },
     async encodeTexts(ids, count) {

@@ -130,8 +130,10 @@ function sumBlocks(
       // Replace this pixel's share of the fill with the image pixel.
       const target = rowOffset + (columnOffsets[x] as number)
       sums[target] = (sums[target] as number) - fillRed + (image.data[source] as number)
-      sums[target + 1] = (sums[target + 1] as number) - fillGreen + (image.data[source + 1] as number)
-      sums[target + 2] = (sums[target + 2] as number) - fillBlue + (image.data[source + 2] as number)
+      sums[target + 1] =
+        (sums[target + 1] as number) - fillGreen + (image.data[source + 1] as number)
+      sums[target + 2] =
+        (sums[target + 2] as number) - fillBlue + (image.data[source + 2] as number)
     }
   }
   return sums

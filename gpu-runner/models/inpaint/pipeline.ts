@@ -57,7 +57,12 @@ export async function inpaintWindow(
 ): Promise<InpaintWindowResult> {
   const { inputs } = job
   const size = { width: inputs.width, height: inputs.height }
-  const latentDims = [1, LATENT_CHANNELS, size.height / VAE_SCALE_FACTOR_PX, size.width / VAE_SCALE_FACTOR_PX] as const
+  const latentDims = [
+    1,
+    LATENT_CHANNELS,
+    size.height / VAE_SCALE_FACTOR_PX,
+    size.width / VAE_SCALE_FACTOR_PX,
+  ] as const
   const timings: Record<string, number> = {}
   const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
     const started = performance.now()
@@ -106,7 +111,12 @@ export async function inpaintWindow(
 
   // 4. Decode to 8-bit RGB at model size
   const image = await timed('vae_decode', async () => {
-    const pixels = await decodeLatents(models.vaeDecoder, latents.data, size, models.vaeScalingFactor)
+    const pixels = await decodeLatents(
+      models.vaeDecoder,
+      latents.data,
+      size,
+      models.vaeScalingFactor
+    )
     return rgbFromNchw(pixels, size.width, size.height)
   })
 

@@ -17,7 +17,9 @@ export function createUnetFunction(session: ModelSession): InpaintUnet {
   return async (sample, dims, timestep, encoderHiddenStates) => {
     const batch = dims[0]
     const timestepShape = shapeTimestep(timestepDims, batch)
-    const timestepValues = new Array<number>(timestepShape.reduce((a, b) => a * b, 1)).fill(timestep)
+    const timestepValues = new Array<number>(timestepShape.reduce((a, b) => a * b, 1)).fill(
+      timestep
+    )
 
     const outputs = await session.run({
       sample: makeTensor(session, 'sample', sample, dims),

@@ -60,7 +60,12 @@ export async function decodeLatents(
 
   const unscaled = new Float32Array(latents.length)
   for (let i = 0; i < latents.length; i++) unscaled[i] = latents[i]! / scalingFactor
-  const latentDims = [1, LATENT_CHANNELS, size.height / VAE_SCALE_FACTOR_PX, size.width / VAE_SCALE_FACTOR_PX]
+  const latentDims = [
+    1,
+    LATENT_CHANNELS,
+    size.height / VAE_SCALE_FACTOR_PX,
+    size.width / VAE_SCALE_FACTOR_PX,
+  ]
   const outputs = await vaeDecoder.run({
     latent_sample: makeTensor(vaeDecoder, 'latent_sample', unscaled, latentDims),
   })

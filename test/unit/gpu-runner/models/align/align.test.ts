@@ -2,10 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import { RunnerError } from '../../../../../gpu-runner/errors.ts'
 import type { RgbImage } from '../../../../../gpu-runner/image/types.ts'
-import {
-  alignEntity,
-  embedEntityText,
-} from '../../../../../gpu-runner/models/align/align.ts'
+import { alignEntity, embedEntityText } from '../../../../../gpu-runner/models/align/align.ts'
 import type { ClipEncoders } from '../../../../../gpu-runner/models/align/clip-encoders.ts'
 import {
   CLIP_MEAN_FILL,
@@ -17,7 +14,10 @@ import {
   CLIP_MEAN,
   CLIP_STD,
 } from '../../../../../gpu-runner/tensor/clip-preprocess.ts'
-import { CLIP_MAX_TOKENS, loadClipTokenizer } from '../../../../../gpu-runner/text/clip-tokenizer.ts'
+import {
+  CLIP_MAX_TOKENS,
+  loadClipTokenizer,
+} from '../../../../../gpu-runner/text/clip-tokenizer.ts'
 
 const tokenizer = loadClipTokenizer()
 const PLANE = CLIP_IMAGE_SIZE * CLIP_IMAGE_SIZE
@@ -58,7 +58,13 @@ function makeEncoders(textDirection: readonly number[]) {
 /** Builds a grey image with filled rectangles, each given as [x0, y0, x1, y1, r, g, b]. */
 function makeScene(width: number, height: number, rectangles: readonly number[][]): RgbImage {
   const data = new Uint8Array(width * height * 3).fill(128)
-  for (const [x0, y0, x1, y1, ...colour] of rectangles as [number, number, number, number, ...number[]][]) {
+  for (const [x0, y0, x1, y1, ...colour] of rectangles as [
+    number,
+    number,
+    number,
+    number,
+    ...number[],
+  ][]) {
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) data.set(colour, (y * width + x) * 3)
     }
@@ -177,7 +183,14 @@ describe('alignEntity', () => {
 
   it('rejects an image without proposals', async () => {
     const { encoders, imageCalls, textCalls } = makeEncoders([1, -1, -1])
-    const request = { image: SCENE, proposals: [], entity: 'dog', encoders, tokenizer, thresholds: THRESHOLDS }
+    const request = {
+      image: SCENE,
+      proposals: [],
+      entity: 'dog',
+      encoders,
+      tokenizer,
+      thresholds: THRESHOLDS,
+    }
 
     await expect(alignEntity(request)).rejects.toMatchObject({ code: 'entity-not-found' })
     expect(imageCalls).toEqual([])
@@ -190,7 +203,14 @@ describe('alignEntity', () => {
       encodeImages: encoders.encodeImages,
       encodeTexts: async (_ids, count) => new Float32Array(count * 4).fill(1),
     }
-    const request = { image: SCENE, proposals: PROPOSALS, entity: 'dog', encoders: wide, tokenizer, thresholds: THRESHOLDS }
+    const request = {
+      image: SCENE,
+      proposals: PROPOSALS,
+      entity: 'dog',
+      encoders: wide,
+      tokenizer,
+      thresholds: THRESHOLDS,
+    }
 
     await expect(alignEntity(request)).rejects.toMatchObject({ code: 'model-contract' })
   })
@@ -236,8 +256,8 @@ describe('embedEntityText', () => {
       encodeTexts: async (_ids, count) => new Float32Array(count * 4),
     }
 
-    await expect(embedEntityText('dog', { encoders, tokenizer, pad: 'zeros' })).rejects.toBeInstanceOf(
-      RunnerError
-    )
+    await expect(
+      embedEntityText('dog', { encoders, tokenizer, pad: 'zeros' })
+    ).rejects.toBeInstanceOf(RunnerError)
   })
 })

@@ -9,7 +9,10 @@ import {
 import type { ProposalMask } from '../../../../../gpu-runner/models/align/masked-canvas.ts'
 import { createModelSession, type ModelSession } from '../../../../../gpu-runner/onnx/sessions.ts'
 import { CLIP_IMAGE_SIZE } from '../../../../../gpu-runner/tensor/clip-preprocess.ts'
-import { CLIP_MAX_TOKENS, loadClipTokenizer } from '../../../../../gpu-runner/text/clip-tokenizer.ts'
+import {
+  CLIP_MAX_TOKENS,
+  loadClipTokenizer,
+} from '../../../../../gpu-runner/text/clip-tokenizer.ts'
 import {
   TINY_CLIP_EMBEDDING_DIM,
   buildClipImageTiny,
@@ -47,7 +50,9 @@ afterAll(async () => {
 
 function encodeTexts(texts: readonly string[]): Promise<Float32Array> {
   const ids = new Int32Array(texts.length * CLIP_MAX_TOKENS)
-  texts.forEach((text, row) => ids.set(tokenizer.encodeForModel(text).inputIds, row * CLIP_MAX_TOKENS))
+  texts.forEach((text, row) =>
+    ids.set(tokenizer.encodeForModel(text).inputIds, row * CLIP_MAX_TOKENS)
+  )
   return encoders.encodeTexts(ids, texts.length)
 }
 
@@ -61,7 +66,11 @@ describe('createClipEncoders', () => {
   })
 
   it('returns one text embedding per input', async () => {
-    const embeddings = await encodeTexts(['a photo of a dog.', 'a photo of a cat.', 'a photo of a dog.'])
+    const embeddings = await encodeTexts([
+      'a photo of a dog.',
+      'a photo of a cat.',
+      'a photo of a dog.',
+    ])
     const rows = [0, 1, 2].map((row) =>
       embeddings.subarray(row * TINY_CLIP_EMBEDDING_DIM, (row + 1) * TINY_CLIP_EMBEDDING_DIM)
     )

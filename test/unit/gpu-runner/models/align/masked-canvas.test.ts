@@ -66,8 +66,14 @@ describe('renderMaskedCanvas', () => {
   })
 
   it('draws the same canvas anywhere', () => {
-    const first = renderMaskedCanvas(makeScene(100, 80, [10, 5, 40, 25]), makeBoxProposal([10, 5, 40, 25]))
-    const second = renderMaskedCanvas(makeScene(100, 80, [60, 50, 90, 70]), makeBoxProposal([60, 50, 90, 70]))
+    const first = renderMaskedCanvas(
+      makeScene(100, 80, [10, 5, 40, 25]),
+      makeBoxProposal([10, 5, 40, 25])
+    )
+    const second = renderMaskedCanvas(
+      makeScene(100, 80, [60, 50, 90, 70]),
+      makeBoxProposal([60, 50, 90, 70])
+    )
 
     expect(second).toEqual(first)
   })
@@ -92,7 +98,11 @@ describe('renderMaskedCanvas', () => {
     const image = makeScene(1000, 500, [0, 0, 1000, 500])
     const boxMask = new Uint8Array(1000 * 500).fill(255)
     for (let y = 0; y < 500; y++) boxMask[y * 1000] = 0
-    const canvas = renderMaskedCanvas(image, { bbox: [0, 0, 1000, 500], boxMask }, { fill: [0, 0, 0] })
+    const canvas = renderMaskedCanvas(
+      image,
+      { bbox: [0, 0, 1000, 500], boxMask },
+      { fill: [0, 0, 0] }
+    )
 
     expect(pixelAt(canvas, 50, 200)).toEqual([110, 15, 20])
     expect(pixelAt(canvas, 51, 200)).toEqual([...RED])

@@ -31,13 +31,21 @@ function catchRunnerError(run: () => unknown): RunnerError {
 
 describe('selectMatches', () => {
   it('selects the best candidate', () => {
-    const selected = selectMatches(CANDIDATES, { entity: 'dog', multiple: false, thresholds: THRESHOLDS })
+    const selected = selectMatches(CANDIDATES, {
+      entity: 'dog',
+      multiple: false,
+      thresholds: THRESHOLDS,
+    })
 
     expect(selected.map((c) => c.index)).toEqual([1])
   })
 
   it('selects all matches with multiple', () => {
-    const selected = selectMatches(CANDIDATES, { entity: 'dog', multiple: true, thresholds: THRESHOLDS })
+    const selected = selectMatches(CANDIDATES, {
+      entity: 'dog',
+      multiple: true,
+      thresholds: THRESHOLDS,
+    })
 
     expect(selected.map((c) => c.index)).toEqual([1, 2])
   })
@@ -45,20 +53,33 @@ describe('selectMatches', () => {
   it('keeps the best below the match threshold', () => {
     // 0.22 is above the not-found threshold but below the match threshold.
     const candidates = [makeCandidate(0, 0.22), makeCandidate(1, 0.21)]
-    const selected = selectMatches(candidates, { entity: 'dog', multiple: true, thresholds: THRESHOLDS })
+    const selected = selectMatches(candidates, {
+      entity: 'dog',
+      multiple: true,
+      thresholds: THRESHOLDS,
+    })
 
     expect(selected.map((c) => c.index)).toEqual([0])
   })
 
   it('breaks ties by proposal order', () => {
     const candidates = [makeCandidate(4, 0.3), makeCandidate(2, 0.3)]
-    const selected = selectMatches(candidates, { entity: 'dog', multiple: false, thresholds: THRESHOLDS })
+    const selected = selectMatches(candidates, {
+      entity: 'dog',
+      multiple: false,
+      thresholds: THRESHOLDS,
+    })
 
     expect(selected.map((c) => c.index)).toEqual([2])
   })
 
   it('rejects a best score below not-found', () => {
-    const candidates = [makeCandidate(0, 0.12), makeCandidate(1, 0.19), makeCandidate(2, 0.05), makeCandidate(3, 0.1)]
+    const candidates = [
+      makeCandidate(0, 0.12),
+      makeCandidate(1, 0.19),
+      makeCandidate(2, 0.05),
+      makeCandidate(3, 0.1),
+    ]
     const error = catchRunnerError(() =>
       selectMatches(candidates, { entity: 'unicorn', multiple: false, thresholds: THRESHOLDS })
     )
