@@ -122,8 +122,9 @@ function toSchedulerConfig(
 ): SchedulerConfig {
   const { scheduler, predictionType } = unetConfig
 
-  // The spacing is left out on purpose: the model's scheduler file names none, so each sampler
-  // uses its own diffusers default ('leading' for DDIM, 'linspace' for DPM-Solver++).
+  // The spacing is left out on purpose. The upstream scheduler files of these models name no
+  // timestep spacing, so diffusers gives each sampler its own default ('leading' for DDIM,
+  // 'linspace' for DPM-Solver++); the manifest's 'leading' records DDIM's.
   return {
     ...SD_SCHEDULER_CONFIG,
     numTrainTimesteps: scheduler.numTrainTimesteps,
