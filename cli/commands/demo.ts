@@ -98,8 +98,10 @@ export async function run(argv: string[]): Promise<number> {
         `Before: ${files.before}`,
         `Result: ${files.result}`,
         `Mask:   ${files.mask}`,
-        `Signed result URL (valid while the stack runs): ${job.result.image_url}`,
+        `Signed result URL: ${job.result.image_url}`,
         `Signed mask URL:   ${job.result.mask_url}`,
+        'The demo stops its stack now, so these URLs stop answering; the files above stay.',
+        'Run `npm start` to keep a stack up and edit through its playground or API.',
       ].join('\n')
     )
     return 0

@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       height: found.height,
       selected: found.selected,
       candidates: found.candidates,
-      timings_ms: found.timingsMs,
+      timings_ms: roundTimings(found.timingsMs),
       profile,
       ...(values.out ? { mask: values.out } : {}),
     }
@@ -73,6 +73,13 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     return commandError(describeError(error))
   }
+}
+
+// Tenths of a millisecond, as the edit command and the API report them.
+function roundTimings(timingsMs: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(timingsMs).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])
+  )
 }
 
 function printSummary(report: {

@@ -169,7 +169,8 @@ export function detectCuda(): CudaAvailability {
 function warnFallback(reason: string): void {
   if (fallbackWarned) return
   fallbackWarned = true
-  log.warn('execution_provider.fallback', { requested: 'cuda', using: 'cpu', reason })
+  // Under `auto` this is expected on machines without a GPU; the line says why CUDA is unused.
+  log.warn('execution_provider.fallback', { preferred: 'cuda', using: 'cpu', reason })
 }
 
 async function loadWithFallback(args: {

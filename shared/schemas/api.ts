@@ -25,12 +25,15 @@ export const UploadIdSchema = z
   .string()
   .regex(
     /^upl_[A-Za-z0-9]{20,40}$/,
-    'An upload id looks like "upl_" followed by letters and digits.'
+    'An upload id is "upl_" followed by 20 to 40 letters and digits, as POST /v1/uploads returns it.'
   )
 
 export const EditIdSchema = z
   .string()
-  .regex(/^edt_[A-Za-z0-9]{20,40}$/, 'An edit id looks like "edt_" followed by letters and digits.')
+  .regex(
+    /^edt_[A-Za-z0-9]{20,40}$/,
+    'An edit id is "edt_" followed by 20 to 40 letters and digits, as POST /v1/edits returns it.'
+  )
 
 const HttpUrlSchema = z.url({ protocol: /^https?$/ })
 

@@ -163,7 +163,7 @@ describe('createModelSession providers', () => {
     expect(first.providers).toEqual(['cpu'])
     expect(second.providers).toEqual(['cpu'])
     expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toMatchObject({ level: 'warn', requested: 'cuda', using: 'cpu' })
+    expect(warnings[0]).toMatchObject({ level: 'warn', preferred: 'cuda', using: 'cpu' })
     expect(String(warnings[0]?.reason)).toContain('not installed')
   })
 
