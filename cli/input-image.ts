@@ -15,7 +15,9 @@ export async function readImageFile(path: string): Promise<Uint8Array> {
     bytes = await readFile(path)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code
+    let reason = code ?? 'unknown error'
+    if (code === 'ENOENT') reason = 'no such file'
+    if (code === 'EISDIR') reason = 'it is a folder'
     throw new Error(`Cannot read image "${path}": ${reason}.`, { cause: error })
   }
 

@@ -19,7 +19,7 @@ const DEMO_PHOTO = fileURLToPath(
 )
 const DEMO_EDIT = { entity: 'dog', prompt: 'a white cat sitting on the tiled floor' }
 
-/** Longest wait for the edit; real CPU weights need minutes for 50 steps on a small machine. */
+/** Maximum wait for the edit, because real CPU weights need minutes for 50 steps on a small machine. */
 const EDIT_TIMEOUT_MS = 30 * 60_000
 
 const USAGE = `Usage: semani demo [--out DIR] [--steps N] [--seed N] [--profile NAME]

@@ -18,7 +18,7 @@ export interface LaunchedRunner {
 }
 
 /**
- * Spawns the runner on loopback with `profile` and resolves once health says READY.
+ * Spawns the runner on loopback with `profile` and resolves once its health check reports READY.
  *
  * @param onLogLine Receives each JSON log line of the runner.
  * @throws Error with the runner's last log lines when it exits or its setup fails.

@@ -12,7 +12,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 
-/** What an address is, for the purpose of deciding whether the runner may connect to it. */
+/** Class of an address, which decides whether the runner may connect to it. */
 export type AddressKind =
   | 'public'
   | 'loopback'

@@ -24,7 +24,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
  * Returns the bytes of the image or mask that `ref` names.
  *
  * @throws RunnerError `url-not-allowed`, `image-too-large`, `fetch-failed` (retryable for
- *   timeouts, network failures and 5xx answers), `invalid-input` for a malformed data URI, or
+ *   timeouts, network failures and 5xx responses), `invalid-input` for a malformed data URI, or
  *   `canceled` when `signal` aborts.
  */
 export async function fetchImageBytes(options: {
@@ -44,7 +44,7 @@ export async function fetchImageBytes(options: {
 
     const location = response.headers.location
     if (location === undefined) {
-      throw fetchFailed(purpose, url, `answered ${response.status} without a Location header`)
+      throw fetchFailed(purpose, url, `responded with ${response.status} without a Location header`)
     }
     if (hop >= limits.maxRedirects) {
       throw fetchFailed(purpose, url, `redirected more than ${limits.maxRedirects} times`)
@@ -116,7 +116,12 @@ function acceptBody(
   purpose: UrlPurpose
 ): Uint8Array {
   if (response.status < 200 || response.status > 299) {
-    throw fetchFailed(purpose, url, `answered HTTP ${response.status}`, response.status >= 500)
+    throw fetchFailed(
+      purpose,
+      url,
+      `responded with HTTP ${response.status}`,
+      response.status >= 500
+    )
   }
   if (response.body.byteLength === 0) throw fetchFailed(purpose, url, 'returned an empty body')
   return response.body

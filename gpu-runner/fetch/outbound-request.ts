@@ -73,7 +73,7 @@ export async function sendOutbound(request: OutboundRequest): Promise<OutboundRe
   } catch (error) {
     if (error instanceof OutboundError) throw error
     if (timeout.aborted) {
-      throw new OutboundError('timed-out', `No complete answer within ${request.timeoutMs} ms.`, {
+      throw new OutboundError('timed-out', `No complete response within ${request.timeoutMs} ms.`, {
         cause: error,
       })
     }

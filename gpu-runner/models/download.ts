@@ -126,7 +126,7 @@ async function requestFile(request: DownloadRequest, partBytes: number): Promise
     await response.body?.cancel()
     throw new DownloadError(
       'http-status',
-      `GET ${request.url} answered ${response.status} ${response.statusText}`.trim()
+      `GET ${request.url} responded with ${response.status} ${response.statusText}`.trim()
     )
   } catch (error) {
     if (error instanceof DownloadError) throw error

@@ -169,7 +169,7 @@ export function detectCuda(): CudaAvailability {
 function warnFallback(reason: string): void {
   if (fallbackWarned) return
   fallbackWarned = true
-  // Under `auto` this is expected on machines without a GPU; the line says why CUDA is unused.
+  // Under `auto` this is expected on machines without a GPU, and `reason` gives why CUDA is unused.
   log.warn('execution_provider.fallback', { preferred: 'cuda', using: 'cpu', reason })
 }
 

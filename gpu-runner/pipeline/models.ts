@@ -123,8 +123,8 @@ function toSchedulerConfig(
   const { scheduler, predictionType } = unetConfig
 
   // The spacing is left out on purpose. The upstream scheduler files of these models name no
-  // timestep spacing, so diffusers gives each sampler its own default ('leading' for DDIM,
-  // 'linspace' for DPM-Solver++); the manifest's 'leading' records DDIM's.
+  // timestep spacing, so diffusers gives each sampler its own default: 'leading' for DDIM and
+  // 'linspace' for DPM-Solver++. The manifest's 'leading' records DDIM's.
   return {
     ...SD_SCHEDULER_CONFIG,
     numTrainTimesteps: scheduler.numTrainTimesteps,

@@ -21,7 +21,7 @@ import { createRunnerApp } from './server.ts'
 import { RunnerSetup } from './setup-state.ts'
 
 /**
- * Longest wait for queued webhook requests at shutdown: a `completed` request gets 3 attempts
+ * Maximum wait for queued webhook requests at shutdown: a `completed` request gets 3 attempts
  * of up to 10 s each with 2.5 s of backoff between them.
  */
 const WEBHOOK_DRAIN_TIMEOUT_MS = 35_000

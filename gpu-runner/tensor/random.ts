@@ -164,7 +164,7 @@ function mulHigh32(a: number, b: number): number {
   const lowLow = aLow * bLow
   const lowHigh = aLow * bHigh
   const highLow = aHigh * bLow
-  // Every partial product is below 2^32 and every sum below 2^53, so float64 holds them exactly.
+  // Every partial product is below 2^32 and every sum below 2^53, so float64 represents them exactly.
   const middle = (lowLow >>> 16) + (lowHigh & 0xffff) + (highLow & 0xffff)
   return (aHigh * bHigh + (lowHigh >>> 16) + (highLow >>> 16) + Math.floor(middle / 65536)) >>> 0
 }

@@ -4,7 +4,7 @@ Replicate drives models through Cog's Python entry point. This predictor starts 
 (`node bin/semani.js runner`) on a loopback port in `setup`, waits until its health check reports
 READY, and sends every prediction to it with the input image as a data URI. The runner returns
 data URIs, which become the output files. All model work happens in the Node process; this
-file holds no model code and uses only the Python standard library.
+file contains no model code and uses only the Python standard library.
 """
 
 import base64

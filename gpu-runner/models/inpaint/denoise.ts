@@ -2,7 +2,7 @@
  * The inpainting denoising loop: seeded initial latents (pure noise, or the keep-shape start
  * from noised original latents), one guided UNet call per step and a DDIM or DPM-Solver++
  * update, as diffusers' `StableDiffusionInpaintPipeline.__call__` runs it for a 9-channel UNet.
- * The UNet is a function, so this module holds maths only and no model code.
+ * The UNet is a function, so this module contains maths only and no model code.
  */
 import type { SchedulerName } from '../../../shared/schemas/edit-settings.ts'
 import { RunnerError } from '../../errors.ts'

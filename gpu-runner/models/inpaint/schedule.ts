@@ -7,13 +7,13 @@
  * noised to timestep t is x_t = sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε.
  */
 
-/** How the betas are spaced over the training timesteps. */
+/** Spacing of the betas over the training timesteps. */
 export type BetaSchedule = 'scaled_linear' | 'linear'
 
-/** What the UNet predicts: the noise ε, the velocity v = sqrt(ᾱ) ε − sqrt(1 − ᾱ) x_0, or x_0. */
+/** Quantity the UNet predicts: the noise ε, the velocity v = sqrt(ᾱ) ε − sqrt(1 − ᾱ) x_0, or x_0. */
 export type PredictionType = 'epsilon' | 'v_prediction' | 'sample'
 
-/** How inference timesteps are picked from the training range (diffusers' names). */
+/** Rule that picks inference timesteps from the training range (diffusers' names). */
 export type TimestepSpacing = 'leading' | 'linspace' | 'trailing'
 
 export const BETA_SCHEDULES = ['scaled_linear', 'linear'] as const satisfies readonly BetaSchedule[]

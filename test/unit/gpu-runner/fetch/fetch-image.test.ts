@@ -132,7 +132,9 @@ describe('fetchImageBytes', () => {
 
   it('reports HTTP errors with their status', async () => {
     const error = await failure('/trusted/missing.png')
-    expect(error.message).toBe(`The image URL (${origin}/trusted/missing.png) answered HTTP 404.`)
+    expect(error.message).toBe(
+      `The image URL (${origin}/trusted/missing.png) responded with HTTP 404.`
+    )
     expect(error.retryable).toBe(false)
   })
 

@@ -294,7 +294,7 @@ describe('pullModels', () => {
     const { error } = await pull([file], { modelDir: dir })
 
     expect(error?.reason).toBe('http-status')
-    expect(error?.message).toContain(`GET ${file.url} answered 404 Not Found`)
+    expect(error?.message).toContain(`GET ${file.url} responded with 404 Not Found`)
     expect(error?.message).toContain(`Still missing: ${localPath(dir, file)}`)
     expect(existsSync(`${localPath(dir, file)}.part`)).toBe(false)
   })
